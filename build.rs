@@ -1,0 +1,36 @@
+//! Embeds every `runbooks/*.rhai` and `stdlib/*.rhai` into the binary, so an
+//! installed groundup carries its runbooks (`groundup run network`).
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn list(dir: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut entries: Vec<_> = std::fs::read_dir(&root)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.retain(|p| p.extension().is_some_and(|e| e == "rhai"));
+    entries.sort();
+    let mut out = String::from("&[\n");
+    for p in entries {
+        println!("cargo:rerun-if-changed={}", p.display());
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    ({stem:?}, include_str!({:?})),",
+            p.display().to_string()
+        );
+    }
+    out.push(']');
+    out
+}
+
+fn main() {
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo");
+    let code = format!(
+        "/// Embedded runbooks: (name, source).\npub const RUNBOOKS: &[(&str, &str)] = {};\n/// Embedded stdlib modules: (name, source).\npub const STDLIB: &[(&str, &str)] = {};\n",
+        list("runbooks"),
+        list("stdlib")
+    );
+    std::fs::write(Path::new(&out_dir).join("embedded.rs"), code).expect("write embedded.rs");
+}

@@ -1,0 +1,80 @@
+//! `elb::` — the network load balancer in front of the API servers.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod elb_api {
+    use rhai::Array;
+
+    use crate::api::{bad_arg, fail, host, strings};
+    use crate::aws::network;
+    use crate::aws::types::*;
+    use crate::net::cidr;
+
+    /// Finds (by name) or creates the internet-facing network load balancer
+    /// in the subnet (the lesson's `elbv2 create-load-balancer --type network`).
+    #[rhai_fn(return_raw)]
+    pub fn create_load_balancer(
+        ctx: NativeCallContext,
+        name: &str,
+        subnet: Subnet,
+    ) -> Result<LoadBalancer, Box<EvalAltResult>> {
+        const CALL: &str = "elb::create_load_balancer";
+        if name.is_empty() || name.len() > 32 {
+            return Err(bad_arg(
+                CALL,
+                format!("load balancer name `{name}` must be 1-32 characters"),
+            ));
+        }
+        let h = host(&ctx)?;
+        h.block_on(network::ensure_load_balancer(&h, name, &subnet))
+            .map_err(fail)
+    }
+
+    /// Finds (by name) or creates the TCP target group of IP targets on
+    /// `port` in the VPC, and makes its registered targets exactly `targets`
+    /// (a list of IP addresses).
+    #[rhai_fn(return_raw)]
+    pub fn create_target_group(
+        ctx: NativeCallContext,
+        name: &str,
+        vpc: Vpc,
+        port: i64,
+        targets: Array,
+    ) -> Result<TargetGroup, Box<EvalAltResult>> {
+        const CALL: &str = "elb::create_target_group";
+        if !(1..=65535).contains(&port) {
+            return Err(bad_arg(CALL, format!("port {port} is not 1-65535")));
+        }
+        let targets = strings(CALL, "targets", targets)?;
+        for t in &targets {
+            cidr::parse_ip(t).map_err(|e| bad_arg(CALL, e))?;
+        }
+        let h = host(&ctx)?;
+        h.block_on(network::ensure_target_group(&h, name, &vpc, port, &targets))
+            .map_err(fail)
+    }
+
+    /// Finds or creates the TCP listener on `port` that forwards to the
+    /// target group.
+    #[rhai_fn(return_raw)]
+    pub fn create_listener(
+        ctx: NativeCallContext,
+        load_balancer: LoadBalancer,
+        target_group: TargetGroup,
+        port: i64,
+    ) -> Result<Listener, Box<EvalAltResult>> {
+        const CALL: &str = "elb::create_listener";
+        if !(1..=65535).contains(&port) {
+            return Err(bad_arg(CALL, format!("port {port} is not 1-65535")));
+        }
+        let h = host(&ctx)?;
+        h.block_on(network::ensure_listener(
+            &h,
+            &load_balancer,
+            &target_group,
+            port,
+        ))
+        .map_err(fail)
+    }
+}

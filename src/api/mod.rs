@@ -1,0 +1,83 @@
+//! Thin Rhai bindings: one module per namespace, each only converting types
+//! and errors and calling plain Rust (`src/aws`, `src/net`, `src/pki`).
+//! [`register_all`] is the single list of registrations.
+
+pub mod cidr;
+pub mod core;
+pub mod ec2;
+pub mod elb;
+pub mod state;
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, Position};
+
+use crate::aws::types::*;
+use crate::error::Error;
+use crate::host::Host;
+
+/// Registers every custom type and host namespace.
+pub fn register_all(engine: &mut Engine) {
+    engine
+        .build_type::<Vpc>()
+        .build_type::<DhcpOptions>()
+        .build_type::<Subnet>()
+        .build_type::<InternetGateway>()
+        .build_type::<RouteTable>()
+        .build_type::<SecurityGroup>()
+        .build_type::<LoadBalancer>()
+        .build_type::<TargetGroup>()
+        .build_type::<Listener>()
+        .build_type::<Image>()
+        .build_type::<KeyPair>()
+        .build_type::<Instance>();
+    engine.register_type_with_name::<Error>("Error");
+    engine.register_fn("to_string", |e: &mut Error| e.message.clone());
+    engine.register_global_module(rhai::exported_module!(core::core_api).into());
+    engine.register_static_module("cidr", rhai::exported_module!(cidr::cidr_api).into());
+    engine.register_static_module("state", rhai::exported_module!(state::state_api).into());
+    engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
+    engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
+}
+
+/// The namespaces scripts can use (for help and completion).
+pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb"];
+
+/// The host behind a call.
+pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {
+    ctx.tag()
+        .and_then(|t| t.clone().try_cast::<Arc<Host>>())
+        .ok_or_else(|| "groundup host is not available in this engine".into())
+}
+
+/// Turns a host error into a script error (the position is filled in by
+/// Rhai at the call site).
+pub fn fail(e: Error) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(e), Position::NONE).into()
+}
+
+/// A script-level argument error: `call: message`.
+pub fn bad_arg(call: &str, msg: impl std::fmt::Display) -> Box<EvalAltResult> {
+    fail(Error::script(format!("{call}: {msg}")))
+}
+
+/// Reads a list of strings from a Rhai array.
+pub fn strings(
+    call: &str,
+    what: &str,
+    arr: rhai::Array,
+) -> Result<Vec<String>, Box<EvalAltResult>> {
+    arr.into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            if d.is_string() {
+                Ok(d.to_string())
+            } else {
+                Err(bad_arg(
+                    call,
+                    format!("{what}[{i}] must be a string, got {}", d.type_name()),
+                ))
+            }
+        })
+        .collect()
+}

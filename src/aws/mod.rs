@@ -1,0 +1,192 @@
+//! AWS access in plain Rust: clients, errors, and the find-or-create logic
+//! for every resource of the lesson (no Rhai here; `src/api/*` binds it).
+
+pub mod compute;
+pub mod network;
+pub mod types;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::error::{Error, Kind, Result};
+
+/// Set by the test harness: refuse any endpoint that is not loopback, so a
+/// test can never reach real AWS.
+pub const REQUIRE_LOOPBACK_ENV: &str = "GROUNDUP_REQUIRE_LOOPBACK_ENDPOINT";
+
+/// How to reach AWS.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// The region.
+    pub region: String,
+    /// An endpoint override (moto, LocalStack), if any.
+    pub endpoint: Option<String>,
+    /// Attempts per call (the SDK's retry policy).
+    pub max_attempts: u32,
+    /// `standard` or `adaptive`.
+    pub retry_mode: String,
+}
+
+/// The AWS clients groundup uses.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// Elastic Load Balancing v2.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+/// Whether `url` points at this machine (127.0.0.0/8, ::1 or localhost).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = if let Some(h) = host_port.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host == "localhost" {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// Refuses to go on when the test guard is set and the endpoint is not
+/// loopback.
+pub fn check_endpoint_guard(endpoint: Option<&str>) -> Result<()> {
+    if std::env::var_os(REQUIRE_LOOPBACK_ENV).is_some() {
+        match endpoint {
+            Some(e) if is_loopback_url(e) => Ok(()),
+            Some(e) => Err(Error::usage(format!(
+                "refusing to reach {e}: {REQUIRE_LOOPBACK_ENV} is set and the endpoint is not loopback"
+            ))),
+            None => Err(Error::usage(format!(
+                "refusing to reach AWS: {REQUIRE_LOOPBACK_ENV} is set and no --endpoint / AWS_ENDPOINT_URL is given"
+            ))),
+        }
+    } else {
+        Ok(())
+    }
+}
+
+impl Aws {
+    /// Builds the clients from the standard configuration chain, with the
+    /// endpoint override and retry policy, and checks that credentials can be
+    /// found before any call is made.
+    pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
+        check_endpoint_guard(opts.endpoint.as_deref())?;
+        let retry = if opts.retry_mode == "adaptive" {
+            RetryConfig::adaptive()
+        } else {
+            RetryConfig::standard()
+        }
+        .with_max_attempts(opts.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(30))
+            .operation_attempt_timeout(Duration::from_secs(40))
+            .operation_timeout(Duration::from_secs(120))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(opts.region.clone()))
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(ep) = &opts.endpoint {
+            loader = loader.endpoint_url(ep);
+        }
+        if std::env::var_os(REQUIRE_LOOPBACK_ENV).is_some() {
+            // Under the test guard, credentials come from the environment
+            // only: never from instance metadata or any other network source.
+            loader = loader.credentials_provider(
+                aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        let config = loader.load().await;
+        let Some(creds) = config.credentials_provider() else {
+            return Err(no_credentials("no credentials provider is configured"));
+        };
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(10), creds.provide_credentials())
+            .await
+            .map_err(|_| no_credentials("looking for credentials timed out after 10 s"))?
+        {
+            return Err(no_credentials(&e.to_string()));
+        }
+        Ok(Aws {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+        })
+    }
+}
+
+fn no_credentials(why: &str) -> Error {
+    Error::new(Kind::Aws, format!("no AWS credentials found: {why}")).with_help(
+        "set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for a local emulator use dummy keys with --endpoint; or try `--plan`, which needs no AWS at all",
+    )
+}
+
+/// The error code of an SDK error, if AWS sent one.
+pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<String> {
+    match err {
+        SdkError::ServiceError(se) => se.err().code().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Turns an SDK error into groundup's error: `call: Operation: Code: message`.
+pub fn aws_error<E, R>(call: &str, operation: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("UnknownError").to_string();
+            let message = se.err().message().unwrap_or("(no message)").to_string();
+            let mut e = Error::aws(call, operation, &code, &message);
+            if let Some(h) = hint_for(&code) {
+                e = e.with_help(h);
+            }
+            e
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::aws(
+            call,
+            operation,
+            "Unreachable",
+            &DisplayErrorContext(&err).to_string(),
+        )
+        .with_help("check --endpoint / AWS_ENDPOINT_URL, your network, and the region"),
+        _ => Error::aws(
+            call,
+            operation,
+            "Error",
+            &DisplayErrorContext(&err).to_string(),
+        ),
+    }
+}
+
+fn hint_for(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "AuthFailure" | "UnrecognizedClientException" | "InvalidClientTokenId" => {
+            "AWS rejected the credentials: check AWS_PROFILE / the access keys"
+        }
+        "UnauthorizedOperation" | "AccessDenied" => "the credentials lack permission for this call",
+        "InvalidAMIID.NotFound" | "InvalidAMIID.Malformed" => {
+            "the image does not exist in this region: fix `image_id` or leave it empty to look one up"
+        }
+        "InvalidParameterValue" => "a value passed to AWS is not accepted: check the settings",
+        "VpcLimitExceeded" | "InstanceLimitExceeded" | "VcpuLimitExceeded" => {
+            "an account quota is reached: free resources or ask AWS for a higher limit"
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,114 @@
+//! The command line (clap derive): flags are defined once here; help,
+//! completions and the man page come from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Builds the "Kubernetes from the ground up" cluster on AWS from editable
+/// Rhai runbooks: safely, repeatably and fast.
+#[derive(Debug, Parser)]
+#[command(
+    name = "groundup",
+    version,
+    about,
+    after_help = "Examples:\n  groundup --plan up                                   # what would be made, no AWS needed\n  groundup run runbooks/network.rhai --endpoint http://127.0.0.1:5000\n  groundup --set workers=5 --set instance_type=t3.small up\n  groundup repl\n\nExit codes: 0 ok, 1 usage or setting error, 2 script, AWS or state failure, 130 interrupted."
+)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// The cluster's name: selects its state and the tags of its resources.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// AWS region [default: AWS_REGION / the profile, else the `region` setting].
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send AWS calls to this endpoint (a local emulator such as moto).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Where state, keys and certificates are kept.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".groundup")]
+    pub state_dir: PathBuf,
+    /// Override a cluster setting (repeatable), e.g. --set workers=5.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Make no AWS changes: print every operation that would be made.
+    #[arg(long, global = true)]
+    pub plan: bool,
+    /// More detail on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print data as JSON on stdout (progress lines are suppressed).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one or more runbooks in order, sharing state.
+    #[command(
+        after_help = "Examples:\n  groundup run runbooks/network.rhai runbooks/compute.rhai\n  groundup run network            # ./runbooks/network.rhai, else the built-in copy\n  groundup --plan run network     # show the AWS calls, make none"
+    )]
+    Run {
+        /// Runbook files, or names of shipped runbooks (network, compute, pki, …).
+        #[arg(required = true, value_name = "RUNBOOK")]
+        runbooks: Vec<String>,
+    },
+    /// Build the whole cluster: every step runbook in lesson order (setting `steps`).
+    #[command(
+        after_help = "Examples:\n  groundup up\n  groundup --plan up\n  groundup --set steps=network,compute up"
+    )]
+    Up,
+    /// Delete every resource of the cluster (runbooks/teardown.rhai).
+    #[command(after_help = "Examples:\n  groundup down --yes\n  groundup --plan down")]
+    Down {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Also delete local files (SSH key, PKI, state).
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Show what state says exists; --refresh compares it with AWS.
+    #[command(after_help = "Examples:\n  groundup status\n  groundup status --refresh --json")]
+    Status {
+        /// Compare state with AWS and report drift.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Explore interactively: host functions, settings and state in a REPL.
+    #[command(
+        after_help = "Examples:\n  groundup repl\n  echo 'cidr::host(\"172.31.0.0/24\", 10)' | groundup repl"
+    )]
+    Repl,
+    /// List every host function with its signature and documentation.
+    #[command(after_help = "Examples:\n  groundup fns\n  groundup fns ec2\n  groundup fns --json")]
+    Fns {
+        /// Only this namespace (ec2, elb, cidr, pki, state).
+        namespace: Option<String>,
+        /// Write a `.d.rhai` definitions file for the Rhai language server into DIR.
+        #[arg(long, value_name = "DIR")]
+        definitions: Option<PathBuf>,
+    },
+    /// List every cluster setting with its value, origin and documentation.
+    #[command(
+        after_help = "Examples:\n  groundup settings\n  groundup --set workers=5 settings --json"
+    )]
+    Settings,
+    /// Compile every runbook and stdlib module (no AWS): a syntax check.
+    #[command(after_help = "Examples:\n  groundup check\n  groundup check runbooks/my-step.rhai")]
+    Check {
+        /// Files to check [default: every runbook and stdlib module].
+        files: Vec<PathBuf>,
+    },
+}

@@ -1,0 +1,386 @@
+//! What each command does: load settings, build the host and engine, run
+//! runbooks, print results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::aws::AwsOptions;
+use crate::cli::Global;
+use crate::embedded;
+use crate::engine::{self, Resolver, Sources};
+use crate::error::{Error, Result};
+use crate::host::{Host, OutputOptions, Plan};
+use crate::settings::{Origin, Settings};
+use crate::state::State;
+
+/// The project directory: where `runbooks/` and `stdlib/` copies are looked
+/// for (the current directory).
+pub fn project_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// The region from the AWS config chain (environment, then profile); no
+/// network lookups (no instance metadata).
+fn aws_chain_region() -> Option<String> {
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Ok(r) = std::env::var(var) {
+            if !r.trim().is_empty() {
+                return Some(r.trim().to_string());
+            }
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        use aws_config::meta::region::ProvideRegion;
+        aws_config::profile::ProfileFileRegionProvider::new()
+            .region()
+            .await
+            .map(|r| r.to_string())
+    })
+}
+
+/// Loads `stdlib/cluster.rhai` (the project's copy, else the built-in one),
+/// applies `--cluster`, `--set` and `--region`, and validates everything.
+/// Nothing here touches AWS.
+pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
+    let dirs = engine::stdlib_dirs(&project_dir());
+    let (name, text) = Resolver::find(&dirs, "cluster")
+        .ok_or_else(|| Error::usage("no cluster settings: stdlib/cluster.rhai is missing"))?;
+    sources.insert(&name, &text);
+    let eng = engine::plain_engine();
+    let mut settings = Settings::evaluate(&eng, &name, &text)
+        .map_err(|e| engine::script_error(&e, &name, sources, &[]))?;
+    for pair in &g.set {
+        settings.apply_set(pair)?;
+    }
+    if let Some(c) = &g.cluster {
+        settings.set_text("name", c, Origin::Flag("--cluster"))?;
+    }
+    if let Some(r) = &g.region {
+        settings.set_text("region", r, Origin::Flag("--region"))?;
+    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region=")) {
+        if let Some(r) = aws_chain_region() {
+            settings.set_text("region", &r, Origin::AwsConfig)?;
+        }
+    }
+    if settings.str("dhcp_domain_name").is_empty() {
+        let region = settings.str("region");
+        let dn = if region == "us-east-1" {
+            "ec2.internal".to_string()
+        } else {
+            format!("{region}.compute.internal")
+        };
+        settings.set_value("dhcp_domain_name", dn.into(), Origin::Derived);
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Finds a runbook: a path runs that file; a bare name runs
+/// `./runbooks/<name>.rhai` if present, else the built-in copy.
+pub fn resolve_runbook(arg: &str) -> Result<(String, String)> {
+    let is_path = arg.contains('/') || arg.ends_with(".rhai");
+    if is_path {
+        return std::fs::read_to_string(arg)
+            .map(|t| (arg.to_string(), t))
+            .map_err(|e| {
+                Error::usage(format!("cannot read runbook {arg}: {e}")).with_help(format!(
+                    "shipped runbooks: {} (run them by name, e.g. `groundup run network`)",
+                    embedded::RUNBOOKS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+    }
+    let local = project_dir().join("runbooks").join(format!("{arg}.rhai"));
+    if let Ok(t) = std::fs::read_to_string(&local) {
+        return Ok((format!("runbooks/{arg}.rhai"), t));
+    }
+    embedded::runbook(arg)
+        .map(|t| (format!("<builtin>/runbooks/{arg}.rhai"), t.to_string()))
+        .ok_or_else(|| {
+            Error::usage(format!("no runbook named `{arg}`")).with_help(format!(
+                "shipped runbooks: {}",
+                embedded::RUNBOOKS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// Builds the host for a command.
+pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>> {
+    let cluster = settings.str("name");
+    let mut state = State::open(&g.state_dir, &cluster, g.plan)?;
+    if lock && !g.plan {
+        state.lock(&cluster)?;
+    }
+    let online = g.endpoint.is_some()
+        || std::env::var_os("AWS_PROFILE").is_some()
+        || std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    let plan = g.plan.then(|| Plan::new(online && g.endpoint.is_some()));
+    let aws = AwsOptions {
+        region: settings.str("region"),
+        endpoint: g.endpoint.clone(),
+        max_attempts: settings.int("aws_max_attempts").clamp(1, 20) as u32,
+        retry_mode: settings.str("aws_retry_mode"),
+    };
+    let host = Host::new(
+        settings,
+        state,
+        aws,
+        plan,
+        OutputOptions {
+            json: g.json,
+            verbose: g.verbose,
+        },
+    )?;
+    Ok(Arc::new(host))
+}
+
+fn print_warnings(g: &Global, settings: &Settings) {
+    if g.json {
+        return;
+    }
+    for w in settings.warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Installs a Ctrl-C handler that sets the host's interrupt flag.
+fn on_ctrl_c(host: &Arc<Host>) {
+    let flag = host.interrupted.clone();
+    host.runtime().spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+}
+
+/// Runs runbooks in order on one host (shared state).
+pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
+    let sources = Arc::new(Sources::default());
+    let settings = load_settings(g, &sources)?;
+    // Resolve every runbook before doing anything.
+    let books: Vec<(String, String)> = names
+        .iter()
+        .map(|n| resolve_runbook(n))
+        .collect::<Result<_>>()?;
+    print_warnings(g, &settings);
+    let host = make_host(g, settings, true)?;
+    on_ctrl_c(&host);
+    let engine = engine::build(host.clone(), &project_dir(), sources.clone());
+    // Compile everything first: a syntax error anywhere stops before any AWS call.
+    for (name, text) in &books {
+        engine::compile(
+            &engine,
+            &engine::new_scope(&host.settings),
+            name,
+            text,
+            &sources,
+        )?;
+    }
+    for (name, text) in &books {
+        let mut scope = engine::new_scope(&host.settings);
+        let _ = engine::run(&engine, &mut scope, name, text, &sources)?;
+    }
+    Ok(host)
+}
+
+/// Prints the end of a run: the plan, or a summary.
+pub fn finish(g: &Global, host: &Host) -> Result<()> {
+    if let Some(plan) = &host.plan {
+        let ops = plan.ops();
+        if g.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"plan": ops})).unwrap_or_default()
+            );
+        } else {
+            println!(
+                "Plan: {} AWS operation(s) would be made (nothing was changed):",
+                ops.len()
+            );
+            for (i, op) in ops.iter().enumerate() {
+                let id = if op.id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" -> {}", op.id)
+                };
+                println!("{:>3}. {}{} {}", i + 1, op.operation, id, op.params);
+            }
+        }
+        return Ok(());
+    }
+    let events = host.events();
+    let created = events.iter().filter(|e| e.status == "created").count();
+    let reused = events.iter().filter(|e| e.status == "reused").count();
+    let st = host.state();
+    if g.json {
+        let out = json!({
+            "cluster": host.cluster,
+            "region": host.region,
+            "created": created,
+            "reused": reused,
+            "elapsed_ms": host.elapsed().as_millis() as u64,
+            "events": events,
+            "state": st.all(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        eprintln!(
+            "done in {:.2} s: {created} created, {reused} reused (state: {})",
+            host.elapsed().as_secs_f64(),
+            st.path().display()
+        );
+    }
+    Ok(())
+}
+
+/// `groundup settings`.
+pub fn cmd_settings(g: &Global) -> Result<()> {
+    let sources = Sources::default();
+    let s = load_settings(g, &sources)?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s.to_json()).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    for item in s.iter() {
+        let v = if item.value.is_array() {
+            format!("{:?}", item.value)
+        } else if item.value.is_string() {
+            format!("{:?}", item.value.to_string())
+        } else {
+            item.value.to_string()
+        };
+        let origin = if item.origin == Origin::File {
+            String::new()
+        } else {
+            format!("  [{}]", item.origin)
+        };
+        println!("{:<26} = {v}{origin}", item.key);
+        if g.verbose && !item.doc.is_empty() {
+            println!("{:<28}{}", "", item.doc);
+        }
+    }
+    Ok(())
+}
+
+/// `groundup check`: compiles runbooks and stdlib modules.
+pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
+    let sources = Arc::new(Sources::default());
+    let settings = load_settings(g, &sources)?;
+    let mut g2 = g.clone();
+    g2.plan = true;
+    let host = make_host(&g2, settings, false)?;
+    let scope = engine::new_scope(&host.settings);
+    let engine = engine::build(host, &project_dir(), sources.clone());
+    let mut list: Vec<(String, String)> = Vec::new();
+    if files.is_empty() {
+        for (dir, embedded_list) in [
+            ("runbooks", embedded::RUNBOOKS),
+            ("stdlib", embedded::STDLIB),
+        ] {
+            for (name, text) in embedded_list {
+                let local = project_dir().join(dir).join(format!("{name}.rhai"));
+                match std::fs::read_to_string(&local) {
+                    Ok(t) => list.push((format!("{dir}/{name}.rhai"), t)),
+                    Err(_) => list.push((format!("<builtin>/{dir}/{name}.rhai"), text.to_string())),
+                }
+            }
+            if let Ok(rd) = std::fs::read_dir(project_dir().join(dir)) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    let shown = format!(
+                        "{dir}/{}",
+                        p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+                    );
+                    if p.extension().is_some_and(|x| x == "rhai")
+                        && !list.iter().any(|(n, _)| *n == shown)
+                    {
+                        if let Ok(t) = std::fs::read_to_string(&p) {
+                            list.push((shown, t));
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        for f in files {
+            let t = std::fs::read_to_string(f)
+                .map_err(|e| Error::usage(format!("cannot read {}: {e}", f.display())))?;
+            list.push((f.display().to_string(), t));
+        }
+    }
+    for (name, text) in &list {
+        engine::compile(&engine, &scope, name, text, &sources)?;
+        if !g.json {
+            println!("ok  {name}");
+        }
+    }
+    if g.json {
+        let names: Vec<&String> = list.iter().map(|(n, _)| n).collect();
+        println!("{}", json!({"compiled": names}));
+    }
+    Ok(())
+}
+
+/// `groundup fns`: the registered API from Rhai's metadata.
+pub fn cmd_fns(g: &Global, namespace: Option<&str>, definitions: Option<&Path>) -> Result<()> {
+    let sources = Arc::new(Sources::default());
+    let settings = load_settings(g, &sources)?;
+    let mut g2 = g.clone();
+    g2.plan = true;
+    let host = make_host(&g2, settings, false)?;
+    let engine = engine::build(host, &project_dir(), sources);
+    if let Some(dir) = definitions {
+        engine
+            .definitions()
+            .with_headers(true)
+            .include_standard_packages(false)
+            .write_to_dir(dir)
+            .map_err(|e| Error::io(format!("cannot write definitions to {}", dir.display()), e))?;
+        if !g.json {
+            eprintln!("wrote Rhai definitions to {}", dir.display());
+        }
+        return Ok(());
+    }
+    let fns = crate::docs::functions(&engine);
+    let shown: Vec<&crate::docs::FnDoc> = fns
+        .iter()
+        .filter(|f| namespace.is_none_or(|ns| f.namespace == ns))
+        .collect();
+    if shown.is_empty() {
+        if let Some(ns) = namespace {
+            return Err(Error::usage(format!("no namespace `{ns}`"))
+                .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
+        }
+    }
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    for f in shown {
+        println!("{}", f.signature);
+        for line in f.doc.lines() {
+            println!("    {line}");
+        }
+        println!();
+    }
+    Ok(())
+}

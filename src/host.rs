@@ -1,0 +1,279 @@
+//! The host: everything a run shares — settings, state, AWS clients, the
+//! tokio runtime, plan mode, and the record of what was done.  Plain Rust;
+//! `src/api/*` binds it into the engine.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsOptions};
+use crate::error::{Error, Kind, Result};
+use crate::settings::Settings;
+use crate::state::State;
+
+/// One AWS operation that plan mode would make.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedOp {
+    /// The AWS operation, e.g. `CreateVpc`.
+    pub operation: String,
+    /// Its parameters, including tags.
+    pub params: Value,
+    /// The placeholder ID standing in for what AWS would assign.
+    pub id: String,
+}
+
+/// Plan mode: mutations are recorded instead of made.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Whether read calls may reach AWS (an endpoint or credentials given).
+    pub online: bool,
+    ops: Mutex<Vec<PlannedOp>>,
+    counter: AtomicU64,
+}
+
+impl Plan {
+    /// A new plan; `online` allows read calls to find existing resources.
+    pub fn new(online: bool) -> Plan {
+        Plan {
+            online,
+            ..Default::default()
+        }
+    }
+    /// Records an operation; returns the placeholder ID for it.
+    pub fn record(&self, operation: &str, id_prefix: &str, params: Value) -> String {
+        let id = if id_prefix.is_empty() {
+            String::new()
+        } else {
+            let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+            format!("{id_prefix}-planned{n:03}")
+        };
+        if let Ok(mut ops) = self.ops.lock() {
+            ops.push(PlannedOp {
+                operation: operation.to_string(),
+                params,
+                id: id.clone(),
+            });
+        }
+        id
+    }
+    /// Everything recorded so far.
+    pub fn ops(&self) -> Vec<PlannedOp> {
+        self.ops.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+    /// Forgets recorded operations (REPL `:plan on`).
+    pub fn clear(&self) {
+        if let Ok(mut o) = self.ops.lock() {
+            o.clear();
+        }
+    }
+}
+
+/// What happened to one resource, for the end-of-run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// The resource kind (`vpc`, `instance`, …).
+    pub kind: String,
+    /// Its ID.
+    pub id: String,
+    /// created, reused, planned, deleted, …
+    pub status: String,
+}
+
+/// How output is printed.
+#[derive(Debug, Clone, Default)]
+pub struct OutputOptions {
+    /// Machine-readable output: no progress lines.
+    pub json: bool,
+    /// Extra detail on stderr.
+    pub verbose: bool,
+}
+
+/// The shared context of one groundup run.
+pub struct Host {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The effective region.
+    pub region: String,
+    /// The validated settings.
+    pub settings: Settings,
+    /// How to reach AWS.
+    pub aws_options: AwsOptions,
+    /// Plan mode, if on.
+    pub plan: Option<Plan>,
+    /// Output options.
+    pub output: OutputOptions,
+    /// Set by Ctrl-C: running calls and scripts stop.
+    pub interrupted: Arc<AtomicBool>,
+    state: Mutex<State>,
+    aws: OnceLock<Aws>,
+    rt: tokio::runtime::Runtime,
+    fresh: Mutex<HashSet<String>>,
+    events: Mutex<Vec<Event>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("cluster", &self.cluster)
+            .field("region", &self.region)
+            .field("plan", &self.plan.is_some())
+            .finish()
+    }
+}
+
+impl Host {
+    /// Builds a host. The tokio runtime is created here and owned by the
+    /// host: scripts are synchronous and bindings `block_on` it.
+    pub fn new(
+        settings: Settings,
+        state: State,
+        aws_options: AwsOptions,
+        plan: Option<Plan>,
+        output: OutputOptions,
+    ) -> Result<Host> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("cannot start the async runtime", e))?;
+        Ok(Host {
+            cluster: settings.str("name"),
+            region: settings.str("region"),
+            settings,
+            aws_options,
+            plan,
+            output,
+            interrupted: Arc::new(AtomicBool::new(false)),
+            state: Mutex::new(state),
+            aws: OnceLock::new(),
+            rt,
+            fresh: Mutex::new(HashSet::new()),
+            events: Mutex::new(Vec::new()),
+            started: Instant::now(),
+        })
+    }
+
+    /// Runs a future to completion on the host's runtime; stops early with
+    /// an `Interrupted` error when Ctrl-C is pressed.
+    pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        let flag = self.interrupted.clone();
+        self.rt.block_on(async move {
+            tokio::select! {
+                r = fut => r,
+                _ = async {
+                    loop {
+                        if flag.load(Ordering::SeqCst) { break; }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                } => Err(Error::new(Kind::Interrupted, "interrupted")),
+            }
+        })
+    }
+
+    /// The runtime (for code that must spawn).
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.rt
+    }
+
+    /// Whether plan mode is on.
+    pub fn planning(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// Whether AWS may be read: always outside plan mode; in plan mode only
+    /// when an endpoint or credentials were given.
+    pub fn can_read(&self) -> bool {
+        match &self.plan {
+            None => true,
+            Some(p) => p.online,
+        }
+    }
+
+    /// The AWS clients, built on first use.
+    pub async fn aws(&self) -> Result<&Aws> {
+        if let Some(a) = self.aws.get() {
+            return Ok(a);
+        }
+        let a = Aws::connect(&self.aws_options).await?;
+        Ok(self.aws.get_or_init(|| a))
+    }
+
+    /// The state, locked for reading or writing.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Records a string output in state.
+    pub fn remember(&self, key: &str, value: &str) -> Result<()> {
+        self.state().set(key, Value::String(value.to_string()))
+    }
+
+    /// Forgets a state key.
+    pub fn forget(&self, key: &str) -> Result<()> {
+        self.state().remove(key)
+    }
+
+    /// A recorded string output.
+    pub fn recalled(&self, key: &str) -> Option<String> {
+        self.state().get_str(key)
+    }
+
+    /// Marks an ID as created by this process (its children cannot exist
+    /// yet, so their lookups can be skipped).
+    pub fn mark_fresh(&self, id: &str) {
+        if let Ok(mut f) = self.fresh.lock() {
+            f.insert(id.to_string());
+        }
+    }
+
+    /// Whether an ID was created by this process (or is a plan placeholder).
+    pub fn is_fresh(&self, id: &str) -> bool {
+        id.contains("-planned") || self.fresh.lock().map(|f| f.contains(id)).unwrap_or(false)
+    }
+
+    /// Records what happened to a resource.
+    pub fn event(&self, kind: &str, id: &str, status: &str) {
+        if self.output.verbose {
+            eprintln!("  {status} {kind} {id}");
+        }
+        if let Ok(mut e) = self.events.lock() {
+            e.push(Event {
+                kind: kind.into(),
+                id: id.into(),
+                status: status.into(),
+            });
+        }
+    }
+
+    /// Everything recorded by [`Host::event`].
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Time since the host was made.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The standard tags of every resource: `Name` and `groundup:cluster`.
+    pub fn tags(&self, name: &str) -> Vec<(String, String)> {
+        vec![
+            ("Name".to_string(), name.to_string()),
+            (CLUSTER_TAG.to_string(), self.cluster.clone()),
+        ]
+    }
+}
+
+/// The tag every groundup resource carries; every lookup filters on it.
+pub const CLUSTER_TAG: &str = "groundup:cluster";
+/// The tag naming a node's role.
+pub const ROLE_TAG: &str = "groundup:role";

@@ -1,0 +1,20 @@
+//! groundup: builds the "Kubernetes from the ground up" cluster on AWS from
+//! editable Rhai runbooks.
+//!
+//! Layout: `aws`, `net` (and `pki`) hold the plain-Rust logic; `api` binds
+//! it into Rhai; `engine` builds the one engine; `host` is the shared
+//! context of a run; `cli` and `commands` are the command line.
+
+pub mod api;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod docs;
+pub mod embedded;
+pub mod engine;
+pub mod error;
+pub mod host;
+pub mod net;
+pub mod pki;
+pub mod settings;
+pub mod state;

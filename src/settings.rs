@@ -1,0 +1,667 @@
+//! Cluster settings: every lesson value, defined in `stdlib/cluster.rhai`,
+//! overridable with `--set key=value`, type-checked and validated **before
+//! any AWS call**.
+//!
+//! The file is the single source of truth: each `export const key = value;`
+//! is a setting, and the `//` comment lines directly above it are its
+//! documentation (shown by `groundup settings`).
+
+use std::collections::BTreeSet;
+
+use rhai::{Array, Dynamic, Engine, Module, Scope};
+
+use crate::error::{Error, Result};
+use crate::net::cidr;
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The settings file.
+    File,
+    /// `--set key=value`.
+    Set,
+    /// A command-line flag such as `--region`.
+    Flag(&'static str),
+    /// The AWS configuration chain (environment or profile).
+    AwsConfig,
+    /// Worked out from other settings.
+    Derived,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File => f.write_str("stdlib/cluster.rhai"),
+            Origin::Set => f.write_str("--set"),
+            Origin::Flag(flag) => f.write_str(flag),
+            Origin::AwsConfig => f.write_str("the AWS config chain"),
+            Origin::Derived => f.write_str("derived"),
+        }
+    }
+}
+
+/// One setting.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// Its key, e.g. `vpc_cidr`.
+    pub key: String,
+    /// Its current value.
+    pub value: Dynamic,
+    /// The value in the settings file.
+    pub default: Dynamic,
+    /// Documentation from the comment above it.
+    pub doc: String,
+    /// Where the current value came from.
+    pub origin: Origin,
+}
+
+/// All cluster settings, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    items: Vec<Setting>,
+}
+
+/// Parses the doc comments above each `export const` line.
+fn doc_comments(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix("//") {
+            pending.push(c.trim_start_matches('/').trim().to_string());
+        } else if let Some(rest) = t
+            .strip_prefix("export const ")
+            .or_else(|| t.strip_prefix("export let "))
+        {
+            let key: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            out.push((key, pending.join(" ").trim().to_string()));
+            pending.clear();
+        } else {
+            pending.clear();
+        }
+    }
+    out
+}
+
+fn type_name(v: &Dynamic) -> &'static str {
+    if v.is_string() {
+        "string"
+    } else if v.is_int() {
+        "integer"
+    } else if v.is_bool() {
+        "bool"
+    } else if v.is_array() {
+        "list"
+    } else {
+        "value"
+    }
+}
+
+fn show(v: &Dynamic) -> String {
+    if v.is_array() {
+        let items: Vec<String> = v
+            .clone()
+            .into_array()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        items.join(",")
+    } else {
+        v.to_string()
+    }
+}
+
+impl Settings {
+    /// Evaluates the settings file and collects its exported constants.
+    /// `engine` must be a plain engine (the settings file calls no host
+    /// functions); errors are rendered by the caller.
+    pub fn from_module(module: &Module, text: &str) -> Result<Settings> {
+        let docs = doc_comments(text);
+        let mut items = Vec::new();
+        for (key, doc) in docs {
+            let Some(value) = module.get_var(&key) else {
+                continue;
+            };
+            items.push(Setting {
+                key,
+                default: value.clone(),
+                value,
+                doc,
+                origin: Origin::File,
+            });
+        }
+        // Exported variables without a comment still count.
+        for (name, value) in module.iter_var() {
+            if !items.iter().any(|s| s.key == name) {
+                items.push(Setting {
+                    key: name.to_string(),
+                    value: value.clone(),
+                    default: value.clone(),
+                    doc: String::new(),
+                    origin: Origin::File,
+                });
+            }
+        }
+        Ok(Settings { items })
+    }
+
+    /// Evaluates `text` as a module with a plain engine (used by tests and
+    /// by the engine builder).
+    pub fn evaluate(
+        engine: &Engine,
+        name: &str,
+        text: &str,
+    ) -> Result<Settings, Box<rhai::EvalAltResult>> {
+        let mut ast = engine.compile(text)?;
+        ast.set_source(name);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)?;
+        Ok(Self::from_module(&module, text).unwrap_or_default())
+    }
+
+    /// All settings in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &Setting> {
+        self.items.iter()
+    }
+
+    /// A setting's value.
+    pub fn get(&self, key: &str) -> Option<&Dynamic> {
+        self.items.iter().find(|s| s.key == key).map(|s| &s.value)
+    }
+
+    /// A string setting (empty if absent).
+    pub fn str(&self, key: &str) -> String {
+        self.get(key).map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    /// An integer setting (0 if absent).
+    pub fn int(&self, key: &str) -> i64 {
+        self.get(key).and_then(|v| v.as_int().ok()).unwrap_or(0)
+    }
+
+    /// A boolean setting (false if absent).
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key)
+            .and_then(|v| v.as_bool().ok())
+            .unwrap_or(false)
+    }
+
+    /// A list-of-strings setting.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .and_then(|v| v.clone().into_array().ok())
+            .map(|a| a.iter().map(|d| d.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    fn nearest(&self, key: &str) -> Option<String> {
+        self.items
+            .iter()
+            .map(|s| (strsim::jaro_winkler(key, &s.key), &s.key))
+            .filter(|(score, _)| *score > 0.75)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k.clone())
+    }
+
+    /// Applies `key=value` from `--set`, converting the text to the type of
+    /// the file's value. Unknown keys are an error suggesting the nearest.
+    pub fn apply_set(&mut self, pair: &str) -> Result<()> {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(Error::usage(format!("--set `{pair}`: expected KEY=VALUE"))
+                .with_help("for example: --set workers=5"));
+        };
+        self.set_text(key.trim(), raw.trim(), Origin::Set)
+    }
+
+    /// Sets a setting from text, converting to its type.
+    pub fn set_text(&mut self, key: &str, raw: &str, origin: Origin) -> Result<()> {
+        let nearest = self.nearest(key);
+        let Some(item) = self.items.iter_mut().find(|s| s.key == key) else {
+            let mut e = Error::setting(format!("unknown setting `{key}`"));
+            e = match nearest {
+                Some(n) => e.with_help(format!(
+                    "did you mean `{n}`? (`groundup settings` lists them all)"
+                )),
+                None => e.with_help("`groundup settings` lists every setting"),
+            };
+            return Err(e);
+        };
+        let expected = type_name(&item.default);
+        let value: Dynamic = if item.default.is_int() {
+            let n: i64 = raw.parse().map_err(|_| {
+                Error::setting(format!(
+                    "setting `{key}` = `{raw}` ({origin}): expected an integer"
+                ))
+            })?;
+            n.into()
+        } else if item.default.is_bool() {
+            match raw {
+                "true" | "yes" | "1" => true.into(),
+                "false" | "no" | "0" => false.into(),
+                _ => {
+                    return Err(Error::setting(format!(
+                        "setting `{key}` = `{raw}` ({origin}): expected true or false"
+                    )));
+                }
+            }
+        } else if item.default.is_array() {
+            let arr: Array = raw
+                .split(',')
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| Dynamic::from(s.to_string()))
+                .collect();
+            arr.into()
+        } else if item.default.is_string() {
+            raw.to_string().into()
+        } else {
+            return Err(Error::setting(format!(
+                "setting `{key}` is a {expected} and cannot be set from the command line"
+            )));
+        };
+        item.value = value;
+        item.origin = origin;
+        Ok(())
+    }
+
+    /// Sets a value directly (used for derived settings).
+    pub fn set_value(&mut self, key: &str, value: Dynamic, origin: Origin) {
+        if let Some(item) = self.items.iter_mut().find(|s| s.key == key) {
+            item.value = value;
+            item.origin = origin;
+        } else {
+            self.items.push(Setting {
+                key: key.into(),
+                default: value.clone(),
+                value,
+                doc: String::new(),
+                origin,
+            });
+        }
+    }
+
+    fn origin(&self, key: &str) -> String {
+        self.items
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| s.origin.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    fn bad(&self, key: &str, why: impl std::fmt::Display) -> Error {
+        let value = self.get(key).map(show).unwrap_or_default();
+        Error::setting(format!(
+            "setting `{key}` = `{value}` ({}): {why}",
+            self.origin(key)
+        ))
+    }
+
+    /// A Rhai module exposing every setting as a constant (`cluster.vpc_cidr`).
+    pub fn to_module(&self) -> Module {
+        let mut m = Module::new();
+        for s in &self.items {
+            m.set_var(s.key.clone(), s.value.clone());
+        }
+        m.build_index();
+        m
+    }
+
+    /// Every setting as a Rhai object map (the `cluster` constant).
+    pub fn to_map(&self) -> rhai::Map {
+        self.items
+            .iter()
+            .map(|s| (s.key.as_str().into(), s.value.clone()))
+            .collect()
+    }
+
+    /// All settings as JSON (`groundup settings --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        for s in &self.items {
+            let v = rhai::serde::from_dynamic::<serde_json::Value>(&s.value)
+                .unwrap_or(serde_json::Value::Null);
+            map.insert(
+                s.key.clone(),
+                serde_json::json!({"value": v, "origin": s.origin.to_string(), "doc": s.doc}),
+            );
+        }
+        serde_json::Value::Object(map)
+    }
+
+    /// Checks every setting whose meaning groundup knows. Runs before any
+    /// AWS call; the first problem is returned naming the setting and value.
+    pub fn validate(&self) -> Result<()> {
+        let keys: BTreeSet<&str> = self.items.iter().map(|s| s.key.as_str()).collect();
+        let has = |k: &str| keys.contains(k);
+
+        // Names AWS will accept: a load balancer / target group name is at
+        // most 32 characters of letters, digits and hyphens.
+        if has("name") {
+            let n = self.str("name");
+            let ok = !n.is_empty()
+                && n.len() <= 32
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !n.starts_with('-')
+                && !n.ends_with('-');
+            if !ok {
+                return Err(self.bad(
+                    "name",
+                    "a cluster name is 1-32 letters, digits and hyphens, not starting or ending with a hyphen (it names the load balancer)",
+                ));
+            }
+        }
+        if has("region") {
+            let r = self.str("region");
+            if !valid_region(&r) {
+                return Err(self
+                    .bad("region", "not an AWS region name")
+                    .with_help("regions look like us-east-2, eu-west-1, ap-southeast-2"));
+            }
+        }
+        // Every *_cidr setting must be a valid IPv4 block.
+        for s in &self.items {
+            if s.key.ends_with("_cidr") && s.value.is_string() {
+                if let Err(e) = cidr::parse(&s.value.to_string()) {
+                    return Err(self.bad(&s.key, e));
+                }
+            }
+        }
+        if has("vpc_cidr") {
+            let vpc = cidr::parse(&self.str("vpc_cidr")).map_err(|e| self.bad("vpc_cidr", e))?;
+            if !(16..=28).contains(&vpc.prefix_len()) {
+                return Err(self.bad("vpc_cidr", "AWS VPCs are between /16 and /28"));
+            }
+            if has("subnet_cidr") {
+                let sub = self.str("subnet_cidr");
+                if !cidr::contains(&self.str("vpc_cidr"), &sub).unwrap_or(false) {
+                    return Err(self.bad(
+                        "subnet_cidr",
+                        format!("the subnet is not inside vpc_cidr {vpc}"),
+                    ));
+                }
+                if cidr::aws_usable_hosts(&sub).is_err() {
+                    return Err(self.bad("subnet_cidr", "AWS subnets are between /16 and /28"));
+                }
+            }
+            for k in ["pod_cidr", "service_cidr"] {
+                if has(k) && cidr::overlaps(&self.str("vpc_cidr"), &self.str(k)).unwrap_or(false) {
+                    return Err(self.bad(k, format!("overlaps vpc_cidr {vpc}")));
+                }
+            }
+        }
+        if has("pod_cidr")
+            && has("service_cidr")
+            && cidr::overlaps(&self.str("pod_cidr"), &self.str("service_cidr")).unwrap_or(false)
+        {
+            return Err(self.bad(
+                "service_cidr",
+                format!("overlaps pod_cidr {}", self.str("pod_cidr")),
+            ));
+        }
+        if has("cluster_dns") && has("service_cidr") {
+            let dns = self.str("cluster_dns");
+            cidr::parse_ip(&dns).map_err(|e| self.bad("cluster_dns", e))?;
+            if !cidr::contains(&self.str("service_cidr"), &dns).unwrap_or(false) {
+                return Err(self.bad(
+                    "cluster_dns",
+                    format!(
+                        "the cluster DNS address must be inside service_cidr {} (the lesson's 10.32.0.10 is not)",
+                        self.str("service_cidr")
+                    ),
+                ));
+            }
+        }
+        // Counts and the lesson's address layout: master i at host 10+i,
+        // worker i at host 20+i of the subnet.
+        for k in ["masters", "workers"] {
+            if has(k) && self.int(k) < 0 {
+                return Err(self.bad(k, "a count cannot be negative"));
+            }
+        }
+        if has("masters") {
+            let m = self.int("masters");
+            if m < 1 {
+                return Err(self.bad("masters", "a cluster needs at least one master"));
+            }
+            if m > 10 {
+                return Err(self.bad(
+                    "masters",
+                    "masters use host addresses .10-.19 of the subnet: at most 10",
+                ));
+            }
+        }
+        if has("workers") && has("subnet_cidr") {
+            let w = self.int("workers");
+            if let Ok((_, last)) = cidr::aws_usable_hosts(&self.str("subnet_cidr")) {
+                if 20 + w - 1 > last {
+                    return Err(self.bad(
+                        "workers",
+                        format!(
+                            "workers use host addresses from 20 up; subnet {} has room for {} workers",
+                            self.str("subnet_cidr"),
+                            (last - 20 + 1).max(0)
+                        ),
+                    ));
+                }
+            }
+            if has("pod_cidr") && has("pod_cidr_prefix") {
+                let base =
+                    cidr::parse(&self.str("pod_cidr")).map_err(|e| self.bad("pod_cidr", e))?;
+                let p = self.int("pod_cidr_prefix");
+                if p < base.prefix_len() as i64 || p > 28 {
+                    return Err(self.bad(
+                        "pod_cidr_prefix",
+                        format!(
+                            "must be between /{} (pod_cidr's own) and /28",
+                            base.prefix_len()
+                        ),
+                    ));
+                }
+                let room = 1i64 << (p - base.prefix_len() as i64).min(40);
+                if w > room {
+                    return Err(self.bad(
+                        "workers",
+                        format!("pod_cidr {base} holds only {room} /{p} pod ranges"),
+                    ));
+                }
+            }
+        }
+        for k in [
+            "api_port",
+            "etcd_client_port",
+            "etcd_peer_port",
+            "nodeport_from",
+            "nodeport_to",
+        ] {
+            if has(k) && !(1..=65535).contains(&self.int(k)) {
+                return Err(self.bad(k, "a port is 1-65535"));
+            }
+        }
+        if has("nodeport_from")
+            && has("nodeport_to")
+            && self.int("nodeport_from") > self.int("nodeport_to")
+        {
+            return Err(self.bad("nodeport_to", "must not be below nodeport_from"));
+        }
+        if has("instance_type") {
+            let t = self.str("instance_type");
+            let ok = t.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && b.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+            if !ok {
+                return Err(self.bad(
+                    "instance_type",
+                    "instance types look like t2.micro or m5.large",
+                ));
+            }
+        }
+        if has("image_id") {
+            let id = self.str("image_id");
+            if !id.is_empty()
+                && !(id.starts_with("ami-")
+                    && id.len() > 4
+                    && id[4..].chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(self.bad(
+                    "image_id",
+                    "an AMI id looks like ami-0abc1234 (or leave it empty to look one up)",
+                ));
+            }
+        }
+        for (k, lo, hi) in [
+            ("launch_concurrency", 1, 64),
+            ("wait_timeout_secs", 1, 3600),
+            ("aws_max_attempts", 1, 20),
+            ("ca_validity_days", 1, 36500),
+            ("cert_validity_days", 1, 36500),
+        ] {
+            if has(k) && !(lo..=hi).contains(&self.int(k)) {
+                return Err(self.bad(k, format!("must be between {lo} and {hi}")));
+            }
+        }
+        if has("key_algorithm") {
+            let a = self.str("key_algorithm");
+            if !["rsa-2048", "rsa-3072", "rsa-4096", "ecdsa-p256"].contains(&a.as_str()) {
+                return Err(self.bad(
+                    "key_algorithm",
+                    "expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256",
+                ));
+            }
+        }
+        if has("aws_retry_mode") {
+            let m = self.str("aws_retry_mode");
+            if m != "standard" && m != "adaptive" {
+                return Err(self.bad("aws_retry_mode", "expected standard or adaptive"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Warnings worth printing before a run (e.g. world-open admin access).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.str("admin_cidr") == "0.0.0.0/0" {
+            w.push(
+                "admin_cidr is 0.0.0.0/0 (the lesson's default): SSH and the Kubernetes API (6443) are open to the whole internet; narrow it with --set admin_cidr=<your-ip>/32".into(),
+            );
+        }
+        w
+    }
+}
+
+/// Whether `r` looks like an AWS region (`us-east-2`, `us-gov-west-1`).
+pub fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lesson() -> Settings {
+        let text = include_str!("../stdlib/cluster.rhai");
+        Settings::evaluate(&Engine::new(), "stdlib/cluster.rhai", text).unwrap()
+    }
+
+    #[test]
+    fn lesson_defaults_are_valid_and_documented() {
+        let s = lesson();
+        s.validate().unwrap();
+        assert_eq!(s.str("vpc_cidr"), "172.31.0.0/16");
+        assert_eq!(s.int("masters"), 3);
+        for item in s.iter() {
+            assert!(!item.doc.is_empty(), "setting {} has no comment", item.key);
+        }
+    }
+
+    #[test]
+    fn set_converts_types_and_rejects_unknown_keys() {
+        let mut s = lesson();
+        s.apply_set("workers=5").unwrap();
+        assert_eq!(s.int("workers"), 5);
+        let e = s.apply_set("workres=5").unwrap_err();
+        assert_eq!(e.message, "unknown setting `workres`");
+        assert!(e.help.unwrap().contains("did you mean `workers`?"));
+        let e = s.apply_set("workers=many").unwrap_err();
+        assert_eq!(
+            e.message,
+            "setting `workers` = `many` (--set): expected an integer"
+        );
+        assert!(s.apply_set("workers").is_err());
+        s.apply_set("image_names=a,b").unwrap();
+        assert_eq!(s.list("image_names"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases = [
+            (
+                "vpc_cidr=300.1.0.0/16",
+                "setting `vpc_cidr` = `300.1.0.0/16` (--set): `300.1.0.0/16` is not a CIDR block",
+            ),
+            (
+                "subnet_cidr=10.0.0.0/24",
+                "setting `subnet_cidr` = `10.0.0.0/24` (--set): the subnet is not inside vpc_cidr 172.31.0.0/16",
+            ),
+            (
+                "workers=-1",
+                "setting `workers` = `-1` (--set): a count cannot be negative",
+            ),
+            ("masters=0", "a cluster needs at least one master"),
+            ("masters=11", "at most 10"),
+            ("workers=300", "has room for 235 workers"),
+            (
+                "region=mars",
+                "setting `region` = `mars` (--set): not an AWS region name",
+            ),
+            (
+                "pod_cidr=172.31.128.0/17",
+                "setting `pod_cidr` = `172.31.128.0/17` (--set): overlaps vpc_cidr 172.31.0.0/16",
+            ),
+            (
+                "cluster_dns=10.32.0.10",
+                "must be inside service_cidr 172.32.0.0/24",
+            ),
+            ("name=bad_name", "a cluster name is 1-32 letters"),
+            ("instance_type=huge", "instance types look like"),
+            ("image_id=not-an-ami", "an AMI id looks like"),
+        ];
+        for (set, want) in cases {
+            let mut s = lesson();
+            s.apply_set(set).unwrap();
+            let e = s.validate().unwrap_err();
+            assert!(e.message.contains(want), "{set}: got {}", e.message);
+            assert_eq!(e.exit_code(), 1);
+        }
+    }
+
+    #[test]
+    fn regions() {
+        assert!(valid_region("us-east-2"));
+        assert!(valid_region("us-gov-west-1"));
+        assert!(!valid_region("us-east"));
+        assert!(!valid_region("US-EAST-1"));
+    }
+
+    #[test]
+    fn world_open_admin_warns() {
+        let s = lesson();
+        assert!(s.warnings()[0].contains("open to the whole internet"));
+    }
+}
