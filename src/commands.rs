@@ -120,6 +120,9 @@ pub fn resolve_runbook(arg: &str) -> Result<(String, String)> {
 /// Builds the host for a command.
 pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>> {
     let cluster = settings.str("name");
+    if !g.plan {
+        crate::aws::check_endpoint_guard(g.endpoint.as_deref())?;
+    }
     let mut state = State::open(&g.state_dir, &cluster, g.plan)?;
     if lock && !g.plan {
         state.lock(&cluster)?;
@@ -147,15 +150,6 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
     Ok(Arc::new(host))
 }
 
-fn print_warnings(g: &Global, settings: &Settings) {
-    if g.json {
-        return;
-    }
-    for w in settings.warnings() {
-        eprintln!("warning: {w}");
-    }
-}
-
 /// Installs a Ctrl-C handler that sets the host's interrupt flag.
 fn on_ctrl_c(host: &Arc<Host>) {
     let flag = host.interrupted.clone();
@@ -175,7 +169,6 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
         .iter()
         .map(|n| resolve_runbook(n))
         .collect::<Result<_>>()?;
-    print_warnings(g, &settings);
     let host = make_host(g, settings, true)?;
     on_ctrl_c(&host);
     let engine = engine::build(host.clone(), &project_dir(), sources.clone());

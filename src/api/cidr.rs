@@ -11,54 +11,67 @@ pub mod cidr_api {
     /// (Terraform's `cidrsubnet`): `cidr::subnet("172.20.0.0/16", 8, 2)` is
     /// `"172.20.2.0/24"`.
     #[rhai_fn(return_raw)]
-    pub fn subnet(base: &str, newbits: i64, netnum: i64) -> Result<String, Box<EvalAltResult>> {
+    pub fn subnet(
+        ctx: NativeCallContext,
+        base: &str,
+        newbits: i64,
+        netnum: i64,
+    ) -> Result<String, Box<EvalAltResult>> {
         cidr::subnet(base, newbits, netnum)
             .map(|n| n.to_string())
-            .map_err(|e| bad_arg("cidr::subnet", e))
+            .map_err(|e| bad_arg(&ctx, "cidr::subnet", e))
     }
 
     /// The `hostnum`-th address of `prefix` (Terraform's `cidrhost`); a
     /// negative number counts from the end: `cidr::host("172.31.0.0/24", 10)`
     /// is `"172.31.0.10"`.
     #[rhai_fn(return_raw)]
-    pub fn host(prefix: &str, hostnum: i64) -> Result<String, Box<EvalAltResult>> {
+    pub fn host(
+        ctx: NativeCallContext,
+        prefix: &str,
+        hostnum: i64,
+    ) -> Result<String, Box<EvalAltResult>> {
         cidr::host(prefix, hostnum)
             .map(|ip| ip.to_string())
-            .map_err(|e| bad_arg("cidr::host", e))
+            .map_err(|e| bad_arg(&ctx, "cidr::host", e))
     }
 
     /// Whether block `outer` contains `inner` (a block or an address).
     #[rhai_fn(return_raw)]
-    pub fn contains(outer: &str, inner: &str) -> Result<bool, Box<EvalAltResult>> {
-        cidr::contains(outer, inner).map_err(|e| bad_arg("cidr::contains", e))
+    pub fn contains(
+        ctx: NativeCallContext,
+        outer: &str,
+        inner: &str,
+    ) -> Result<bool, Box<EvalAltResult>> {
+        cidr::contains(outer, inner).map_err(|e| bad_arg(&ctx, "cidr::contains", e))
     }
 
     /// Whether two blocks share any address.
     #[rhai_fn(return_raw)]
-    pub fn overlaps(a: &str, b: &str) -> Result<bool, Box<EvalAltResult>> {
-        cidr::overlaps(a, b).map_err(|e| bad_arg("cidr::overlaps", e))
+    pub fn overlaps(ctx: NativeCallContext, a: &str, b: &str) -> Result<bool, Box<EvalAltResult>> {
+        cidr::overlaps(a, b).map_err(|e| bad_arg(&ctx, "cidr::overlaps", e))
     }
 
     /// Number of addresses in a block (`/24` → 256).
     #[rhai_fn(return_raw)]
-    pub fn size(prefix: &str) -> Result<i64, Box<EvalAltResult>> {
+    pub fn size(ctx: NativeCallContext, prefix: &str) -> Result<i64, Box<EvalAltResult>> {
         cidr::size(prefix)
             .map(|n| n as i64)
-            .map_err(|e| bad_arg("cidr::size", e))
+            .map_err(|e| bad_arg(&ctx, "cidr::size", e))
     }
 
     /// Checks a CIDR block and returns it; fails with a clear message if it
     /// is not a valid IPv4 network address.
     #[rhai_fn(return_raw)]
-    pub fn parse(block: &str) -> Result<String, Box<EvalAltResult>> {
+    pub fn parse(ctx: NativeCallContext, block: &str) -> Result<String, Box<EvalAltResult>> {
         cidr::parse(block)
             .map(|n| n.to_string())
-            .map_err(|e| bad_arg("cidr::parse", e))
+            .map_err(|e| bad_arg(&ctx, "cidr::parse", e))
     }
 
     /// The EC2 private host name of an address: `ip-172-31-0-10`.
     #[rhai_fn(return_raw)]
-    pub fn hostname(ip: &str) -> Result<String, Box<EvalAltResult>> {
-        cidr::ec2_hostname(ip).map_err(|e| bad_arg("cidr::hostname", e))
+    pub fn hostname(ctx: NativeCallContext, ip: &str) -> Result<String, Box<EvalAltResult>> {
+        cidr::ec2_hostname(ip).map_err(|e| bad_arg(&ctx, "cidr::hostname", e))
     }
 }

@@ -93,10 +93,10 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn create_vpc(ctx: NativeCallContext, cidr_block: &str) -> Result<Vpc, Box<EvalAltResult>> {
         const CALL: &str = "ec2::create_vpc";
-        cidr::parse(cidr_block).map_err(|e| bad_arg(CALL, e))?;
+        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, CALL, e))?;
         let h = host(&ctx)?;
         h.block_on(network::ensure_vpc(&h, cidr_block))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the DHCP options set (`domain-name` = `domain_name`,
@@ -111,13 +111,14 @@ pub mod ec2_api {
         const CALL: &str = "ec2::create_dhcp_options";
         if domain_name.is_empty() || domain_name.contains(char::is_whitespace) {
             return Err(bad_arg(
+                &ctx,
                 CALL,
                 format!("`{domain_name}` is not a domain name"),
             ));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_dhcp_options(&h, &vpc, domain_name))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the subnet `cidr_block` inside the VPC.
@@ -128,16 +129,17 @@ pub mod ec2_api {
         cidr_block: &str,
     ) -> Result<Subnet, Box<EvalAltResult>> {
         const CALL: &str = "ec2::create_subnet";
-        cidr::parse(cidr_block).map_err(|e| bad_arg(CALL, e))?;
+        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, CALL, e))?;
         if !cidr::contains(&vpc.cidr, cidr_block).unwrap_or(false) && !vpc.cidr.is_empty() {
             return Err(bad_arg(
+                &ctx,
                 CALL,
                 format!("{cidr_block} is not inside the VPC's {}", vpc.cidr),
             ));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_subnet(&h, &vpc, cidr_block))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the internet gateway and attaches it to the VPC.
@@ -148,7 +150,7 @@ pub mod ec2_api {
     ) -> Result<InternetGateway, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         h.block_on(network::ensure_internet_gateway(&h, &vpc))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the route table, associates it with the subnet and
@@ -162,7 +164,7 @@ pub mod ec2_api {
     ) -> Result<RouteTable, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         h.block_on(network::ensure_route_table(&h, &vpc, &subnet, &gateway))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the security group `name` in the VPC and makes its
@@ -179,9 +181,13 @@ pub mod ec2_api {
         rules: Array,
     ) -> Result<SecurityGroup, Box<EvalAltResult>> {
         const CALL: &str = "ec2::create_security_group";
-        let rules = super::parse_rules(CALL, rules).map_err(|e| bad_arg(CALL, e))?;
+        let rules = super::parse_rules(CALL, rules).map_err(|e| bad_arg(&ctx, CALL, e))?;
         if name.is_empty() || name.len() > 255 {
-            return Err(bad_arg(CALL, "a security group name is 1-255 characters"));
+            return Err(bad_arg(
+                &ctx,
+                CALL,
+                "a security group name is 1-255 characters",
+            ));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_security_group(
@@ -191,6 +197,6 @@ pub mod ec2_api {
             description,
             &rules,
         ))
-        .map_err(fail)
+        .map_err(|e| fail(&ctx, e))
     }
 }

@@ -22,13 +22,14 @@ pub mod elb_api {
         const CALL: &str = "elb::create_load_balancer";
         if name.is_empty() || name.len() > 32 {
             return Err(bad_arg(
+                &ctx,
                 CALL,
                 format!("load balancer name `{name}` must be 1-32 characters"),
             ));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_load_balancer(&h, name, &subnet))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds (by name) or creates the TCP target group of IP targets on
@@ -44,15 +45,15 @@ pub mod elb_api {
     ) -> Result<TargetGroup, Box<EvalAltResult>> {
         const CALL: &str = "elb::create_target_group";
         if !(1..=65535).contains(&port) {
-            return Err(bad_arg(CALL, format!("port {port} is not 1-65535")));
+            return Err(bad_arg(&ctx, CALL, format!("port {port} is not 1-65535")));
         }
-        let targets = strings(CALL, "targets", targets)?;
+        let targets = strings(&ctx, CALL, "targets", targets)?;
         for t in &targets {
-            cidr::parse_ip(t).map_err(|e| bad_arg(CALL, e))?;
+            cidr::parse_ip(t).map_err(|e| bad_arg(&ctx, CALL, e))?;
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_target_group(&h, name, &vpc, port, &targets))
-            .map_err(fail)
+            .map_err(|e| fail(&ctx, e))
     }
 
     /// Finds or creates the TCP listener on `port` that forwards to the
@@ -66,7 +67,7 @@ pub mod elb_api {
     ) -> Result<Listener, Box<EvalAltResult>> {
         const CALL: &str = "elb::create_listener";
         if !(1..=65535).contains(&port) {
-            return Err(bad_arg(CALL, format!("port {port} is not 1-65535")));
+            return Err(bad_arg(&ctx, CALL, format!("port {port} is not 1-65535")));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_listener(
@@ -75,6 +76,6 @@ pub mod elb_api {
             &target_group,
             port,
         ))
-        .map_err(fail)
+        .map_err(|e| fail(&ctx, e))
     }
 }

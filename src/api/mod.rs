@@ -10,7 +10,7 @@ pub mod state;
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 
 use crate::aws::types::*;
 use crate::error::Error;
@@ -52,17 +52,22 @@ pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {
 
 /// Turns a host error into a script error (the position is filled in by
 /// Rhai at the call site).
-pub fn fail(e: Error) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(Dynamic::from(e), Position::NONE).into()
+pub fn fail(ctx: &NativeCallContext, e: Error) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(e), ctx.call_position()).into()
 }
 
 /// A script-level argument error: `call: message`.
-pub fn bad_arg(call: &str, msg: impl std::fmt::Display) -> Box<EvalAltResult> {
-    fail(Error::script(format!("{call}: {msg}")))
+pub fn bad_arg(
+    ctx: &NativeCallContext,
+    call: &str,
+    msg: impl std::fmt::Display,
+) -> Box<EvalAltResult> {
+    fail(ctx, Error::script(format!("{call}: {msg}")))
 }
 
 /// Reads a list of strings from a Rhai array.
 pub fn strings(
+    ctx: &NativeCallContext,
     call: &str,
     what: &str,
     arr: rhai::Array,
@@ -74,6 +79,7 @@ pub fn strings(
                 Ok(d.to_string())
             } else {
                 Err(bad_arg(
+                    ctx,
                     call,
                     format!("{what}[{i}] must be a string, got {}", d.type_name()),
                 ))

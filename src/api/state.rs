@@ -34,17 +34,18 @@ pub mod state_api {
     ) -> Result<(), Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let v: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|e| {
-            fail(Error::script(format!(
-                "state::set: cannot store this value: {e}"
-            )))
+            fail(
+                &ctx,
+                Error::script(format!("state::set: cannot store this value: {e}")),
+            )
         })?;
-        h.state().set(key, v).map_err(fail)
+        h.state().set(key, v).map_err(|e| fail(&ctx, e))
     }
 
     /// Forgets `key`.
     #[rhai_fn(return_raw)]
     pub fn remove(ctx: NativeCallContext, key: &str) -> Result<(), Box<EvalAltResult>> {
-        host(&ctx)?.state().remove(key).map_err(fail)
+        host(&ctx)?.state().remove(key).map_err(|e| fail(&ctx, e))
     }
 
     /// Every recorded key.

@@ -669,6 +669,14 @@ pub async fn ensure_security_group(
 ) -> Result<SecurityGroup> {
     const CALL: &str = "ec2::create_security_group";
     let name = host.cluster.clone();
+    for r in rules {
+        if r.cidr == "0.0.0.0/0" && r.protocol == "tcp" && !host.output.json {
+            eprintln!(
+                "warning: security group {group_name} opens tcp {}-{} ({}) to the whole internet (0.0.0.0/0); narrow it with --set admin_cidr=<your-ip>/32",
+                r.from_port, r.to_port, r.description
+            );
+        }
+    }
     let mut found: Option<(String, Vec<IngressRule>)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
         let ec2 = &host.aws().await?.ec2;

@@ -1,0 +1,13 @@
+//! groundup's integration tests: one binary, a module per area.
+//!
+//! AWS is a real `moto_server` started on 127.0.0.1 per test (see
+//! `support`); PKI output is checked by real peers (see `peers`). Every
+//! groundup process runs with `GROUNDUP_REQUIRE_LOOPBACK_ENDPOINT=1`, so
+//! nothing here can reach real AWS.
+
+mod peers;
+mod support;
+
+mod cli;
+mod compile;
+mod network;

@@ -1,0 +1,322 @@
+//! Shared test helpers: a moto server per test, a temp project dir, and a
+//! way to run the groundup binary and look at what it did.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The moto_server executable: `$GROUNDUP_MOTO_SERVER`, else `.venv/bin/moto_server`.
+/// A missing moto fails the test with the command that installs it.
+pub fn moto_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GROUNDUP_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let p = repo().join(".venv/bin/moto_server");
+    if !p.exists() {
+        panic!(
+            "moto_server not found at {}: run `scripts/test` (it creates .venv with `moto[server]`), \
+             or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]>=5,<6'`",
+            p.display()
+        );
+    }
+    p
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A moto server on 127.0.0.1, killed when dropped.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The port.
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// Starts moto with the default environment.
+    pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto with extra environment (e.g. `MOTO_ENABLE_AMI_VALIDATION`).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("moto.log");
+        for _attempt in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(moto_server_bin());
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(&log).expect("moto log"));
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start moto_server: {e}"));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if http(port, "GET", "/moto-api/data.json").is_some() {
+                    return Moto {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        port,
+                        log,
+                        _dir: dir,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let mut text = String::new();
+        let _ = File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
+        panic!("moto_server did not start: {text}");
+    }
+
+    /// AWS API requests moto has answered so far (its request log, without
+    /// moto's own `/moto-api` calls).
+    pub fn requests(&self) -> usize {
+        // moto logs a request after answering it: wait until the log is still.
+        let mut n = self.request_lines().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let m = self.request_lines().len();
+            if m == n {
+                return n;
+            }
+            n = m;
+        }
+    }
+
+    /// The request log lines.
+    pub fn request_lines(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("HTTP/1.1\"") && !l.contains("/moto-api"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Resets all of moto's state.
+    pub fn reset(&self) {
+        http(self.port, "POST", "/moto-api/reset").expect("moto reset");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 request to 127.0.0.1:port; returns the body on 2xx.
+pub fn http(port: u16, method: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let ok = buf.starts_with("HTTP/1.1 2") || buf.starts_with("HTTP/1.0 2");
+    ok.then(|| buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string())
+}
+
+/// The result of running groundup.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the output unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+    /// Panics unless it succeeded.
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+    /// stderr with miette's line wrapping undone (for `contains` checks).
+    pub fn err_flat(&self) -> String {
+        self.stderr.replace("\n  │ ", " ")
+    }
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A temporary project directory (cwd of groundup) with its state dir.
+pub struct Project {
+    /// The directory.
+    pub dir: tempfile::TempDir,
+    /// Environment added to every run.
+    pub env: Vec<(String, String)>,
+}
+
+impl Project {
+    /// A new empty project dir (runbooks resolve to the built-in copies).
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// The project path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The state dir (`.groundup` inside the project).
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join(".groundup")
+    }
+
+    /// A cluster's state.json, parsed.
+    pub fn state(&self, cluster: &str) -> serde_json::Value {
+        let p = self.state_dir().join(cluster).join("state.json");
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        serde_json::from_str(&text).expect("state.json is JSON")
+    }
+
+    /// A groundup command in this project, fenced in: loopback only, dummy
+    /// credentials, no profile, no colour.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_groundup"));
+        c.current_dir(self.path())
+            .args(args)
+            .env("GROUNDUP_REQUIRE_LOOPBACK_ENDPOINT", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_CONFIG_FILE", "/nonexistent/groundup-test-aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/groundup-test-aws-credentials",
+            )
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs groundup with `args` and collects the result.
+    pub fn run(&self, args: &[&str]) -> Run {
+        collect(self.cmd(args).output().expect("run groundup"))
+    }
+
+    /// Runs groundup against a moto endpoint.
+    pub fn run_on(&self, moto: &Moto, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = vec!["--endpoint", &moto.endpoint];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+}
+
+/// Collects a process's output.
+pub fn collect(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// SDK clients on a moto endpoint, for assertions.
+pub struct Sdk {
+    /// A runtime to block on.
+    pub rt: tokio::runtime::Runtime,
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// ELBv2.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl Sdk {
+    /// Clients for `moto` in us-east-2 with dummy credentials.
+    pub fn new(moto: &Moto) -> Sdk {
+        Self::in_region(moto, "us-east-2")
+    }
+
+    /// Clients for `moto` in a region.
+    pub fn in_region(moto: &Moto, region: &str) -> Sdk {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let creds =
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+        let config = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .endpoint_url(&moto.endpoint)
+                .credentials_provider(creds)
+                .load(),
+        );
+        Sdk {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            rt,
+        }
+    }
+
+    /// Blocks on a future.
+    pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// A cluster-tag filter.
+    pub fn cluster(c: &str) -> aws_sdk_ec2::types::Filter {
+        aws_sdk_ec2::types::Filter::builder()
+            .name("tag:groundup:cluster")
+            .values(c)
+            .build()
+    }
+}
