@@ -339,13 +339,10 @@ pub fn cmd_fns(g: &Global, namespace: Option<&str>, definitions: Option<&Path>) 
     let mut g2 = g.clone();
     g2.plan = true;
     let host = make_host(&g2, settings, false)?;
+    let scope = engine::new_scope(&host.settings);
     let engine = engine::build(host, &project_dir(), sources);
     if let Some(dir) = definitions {
-        engine
-            .definitions()
-            .with_headers(true)
-            .include_standard_packages(false)
-            .write_to_dir(dir)
+        crate::docs::write_definitions(&engine, &scope, dir)
             .map_err(|e| Error::io(format!("cannot write definitions to {}", dir.display()), e))?;
         if !g.json {
             eprintln!("wrote Rhai definitions to {}", dir.display());
