@@ -252,6 +252,16 @@ pub fn cmd_settings(g: &Global) -> Result<()> {
         );
         return Ok(());
     }
+    for line in settings_lines(&s, g.verbose) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The settings as `groundup settings` prints them: `key = value
+/// [origin]`, with each setting's documentation when `verbose`.
+pub fn settings_lines(s: &Settings, verbose: bool) -> Vec<String> {
+    let mut out = Vec::new();
     for item in s.iter() {
         let v = if item.value.is_array() {
             format!("{:?}", item.value)
@@ -265,12 +275,12 @@ pub fn cmd_settings(g: &Global) -> Result<()> {
         } else {
             format!("  [{}]", item.origin)
         };
-        println!("{:<26} = {v}{origin}", item.key);
-        if g.verbose && !item.doc.is_empty() {
-            println!("{:<28}{}", "", item.doc);
+        out.push(format!("{:<26} = {v}{origin}", item.key));
+        if verbose && !item.doc.is_empty() {
+            out.push(format!("{:<28}{}", "", item.doc));
         }
     }
-    Ok(())
+    out
 }
 
 /// `groundup check`: compiles runbooks and stdlib modules.
