@@ -270,6 +270,22 @@ pub fn members(engine: &Engine) -> Vec<Member> {
     out
 }
 
+/// The display names of the custom types registered on the engine (`Vpc`,
+/// `Subnet`, …), sorted.
+pub fn custom_types(engine: &Engine) -> Vec<String> {
+    let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let mut out: Vec<String> = v["customTypes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["displayName"].as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The `.d.rhai` definition files for the Rhai language server: every
 /// host namespace, the global host functions and getters, and the
 /// variables of `scope` (the `cluster` constant).  Rhai writes fallible

@@ -16,5 +16,6 @@ pub mod error;
 pub mod host;
 pub mod net;
 pub mod pki;
+pub mod repl;
 pub mod settings;
 pub mod state;

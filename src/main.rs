@@ -29,7 +29,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             namespace,
             definitions,
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
-        Command::Down { .. } | Command::Status { .. } | Command::Repl => Err(Error::usage(
+        Command::Repl => groundup::repl::cmd_repl(g),
+        Command::Down { .. } | Command::Status { .. } => Err(Error::usage(
             "this command is not available in this build yet",
         )),
     }
