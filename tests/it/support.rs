@@ -222,6 +222,14 @@ impl Project {
     /// A groundup command in this project, fenced in: loopback only, dummy
     /// credentials, no profile, no colour.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.pty_cmd(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// The same command with its standard streams left alone, for running
+    /// it on a pseudo-terminal (the terminal becomes its stdin/stdout).
+    pub fn pty_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_groundup"));
         c.current_dir(self.path())
             .args(args)
@@ -239,8 +247,7 @@ impl Project {
             .env(
                 "AWS_SHARED_CREDENTIALS_FILE",
                 "/nonexistent/groundup-test-aws-credentials",
-            )
-            .stdin(Stdio::null());
+            );
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -250,6 +257,21 @@ impl Project {
     /// Runs groundup with `args` and collects the result.
     pub fn run(&self, args: &[&str]) -> Run {
         collect(self.cmd(args).output().expect("run groundup"))
+    }
+
+    /// Runs groundup with `input` on its standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run groundup");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+        drop(stdin);
+        collect(child.wait_with_output().expect("wait for groundup"))
     }
 
     /// Runs groundup against a moto endpoint.
