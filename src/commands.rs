@@ -162,6 +162,34 @@ fn on_ctrl_c(host: &Arc<Host>) {
     });
 }
 
+/// Every stdlib module visible to runbooks: the project's `stdlib/*.rhai`,
+/// then the built-in ones it does not override.
+pub fn stdlib_sources() -> Vec<(String, String)> {
+    let dirs = engine::stdlib_dirs(&project_dir());
+    let mut names: Vec<String> = embedded::STDLIB
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for d in &dirs {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "rhai") {
+                    if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                        if !names.iter().any(|n| n == stem) {
+                            names.push(stem.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    names
+        .iter()
+        .filter_map(|n| Resolver::find(&dirs, n))
+        .collect()
+}
+
 /// Runs runbooks in order on one host (shared state).
 pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let sources = Arc::new(Sources::default());
@@ -174,7 +202,11 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let host = make_host(g, settings, true)?;
     on_ctrl_c(&host);
     let engine = engine::build(host.clone(), &project_dir(), sources.clone());
-    // Compile everything first: a syntax error anywhere stops before any AWS call.
+    // Compile everything first (runbooks and the stdlib modules they may
+    // import): a syntax error anywhere stops before any AWS call.
+    for (name, text) in stdlib_sources() {
+        engine::compile(&engine, &rhai::Scope::new(), &name, &text, &sources)?;
+    }
     for (name, text) in &books {
         engine::compile(
             &engine,

@@ -166,6 +166,7 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
             "vpc",
             json!({"CidrBlock": cidr, "Tags": tags_json(host, &name)}),
         );
+        host.remember("vpc_id", &id)?;
         (id, String::new())
     } else {
         let ec2 = &host.aws().await?.ec2;
@@ -388,6 +389,7 @@ pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet>
             "subnet",
             json!({"VpcId": vpc.id, "CidrBlock": cidr, "Tags": tags_json(host, &name)}),
         );
+        host.remember("subnet_id", &id)?;
         host.event("subnet", &id, PLANNED);
         return Ok(Subnet {
             id,
@@ -853,6 +855,7 @@ pub async fn ensure_load_balancer(
             json!({"Name": name, "Subnets": [subnet.id], "Scheme": "internet-facing", "Type": "network",
                    "Tags": tags_json(host, name)}),
         );
+        host.remember("load_balancer_arn", &arn)?;
         host.event("load-balancer", &arn, PLANNED);
         return Ok(LoadBalancer {
             arn,
@@ -1080,6 +1083,7 @@ pub async fn ensure_listener(
             json!({"LoadBalancerArn": lb.arn, "Protocol": "TCP", "Port": port,
                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": tg.arn}]}),
         );
+        host.remember("listener_arn", &arn)?;
         host.event("listener", &arn, PLANNED);
         return Ok(Listener {
             arn,

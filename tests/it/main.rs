@@ -10,4 +10,5 @@ mod support;
 
 mod cli;
 mod compile;
+mod compute;
 mod network;
