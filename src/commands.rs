@@ -251,6 +251,7 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
     let events = host.events();
     let created = events.iter().filter(|e| e.status == "created").count();
     let reused = events.iter().filter(|e| e.status == "reused").count();
+    let deleted = events.iter().filter(|e| e.status == "deleted").count();
     let st = host.state();
     if g.json {
         let out = json!({
@@ -258,14 +259,20 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
             "region": host.region,
             "created": created,
             "reused": reused,
+            "deleted": deleted,
             "elapsed_ms": host.elapsed().as_millis() as u64,
             "events": events,
             "state": st.all(),
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
+        let what = if deleted > 0 {
+            format!("{deleted} deleted")
+        } else {
+            format!("{created} created, {reused} reused")
+        };
         eprintln!(
-            "done in {:.2} s: {created} created, {reused} reused (state: {})",
+            "done in {:.2} s: {what} (state: {})",
             host.elapsed().as_secs_f64(),
             st.path().display()
         );

@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod lifecycle;
 pub mod net;
 pub mod pki;
 pub mod settings;

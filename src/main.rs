@@ -29,7 +29,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             namespace,
             definitions,
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
-        Command::Down { .. } | Command::Status { .. } | Command::Repl => Err(Error::usage(
+        Command::Down { yes, purge } => groundup::lifecycle::cmd_down(g, *yes, *purge),
+        Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
+        Command::Repl => Err(Error::usage(
             "this command is not available in this build yet",
         )),
     }

@@ -421,4 +421,92 @@ pub mod ec2_api {
         .map(|v| v.into_iter().map(Dynamic::from).collect())
         .map_err(|e| fail(&ctx, e))
     }
+
+    /// Terminates every node of the cluster (found by tag and by state) and
+    /// waits until they are terminated. Returns the instance IDs.
+    #[rhai_fn(return_raw)]
+    pub fn terminate_nodes(
+        ctx: NativeCallContext,
+        timeout_secs: i64,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        let t = std::time::Duration::from_secs(timeout_secs.max(1) as u64);
+        h.block_on(crate::aws::teardown::terminate_nodes(&h, t))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the key pair `name` in AWS (the local private key file is
+    /// kept; `groundup down --purge` removes it). False if it was already gone.
+    #[rhai_fn(return_raw)]
+    pub fn delete_key_pair(ctx: NativeCallContext, name: &str) -> Result<bool, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_key_pair(&h, name))
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's security groups (retrying while they are still
+    /// in use). Returns the deleted IDs.
+    #[rhai_fn(return_raw)]
+    pub fn delete_security_groups(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_security_groups(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Disassociates and deletes the cluster's route tables.
+    #[rhai_fn(return_raw)]
+    pub fn delete_route_tables(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_route_tables(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Detaches and deletes the cluster's internet gateways.
+    #[rhai_fn(return_raw)]
+    pub fn delete_internet_gateways(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_internet_gateways(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's subnets.
+    #[rhai_fn(return_raw)]
+    pub fn delete_subnets(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_subnets(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's VPC (after everything inside it).
+    #[rhai_fn(return_raw)]
+    pub fn delete_vpcs(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_vpcs(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's DHCP options (after the VPC that used them).
+    #[rhai_fn(return_raw)]
+    pub fn delete_dhcp_options(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_dhcp_options(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Everything of the cluster still in AWS, one `kind id` string each
+    /// (empty when the cluster is gone).
+    #[rhai_fn(return_raw)]
+    pub fn leftovers(ctx: NativeCallContext, name: &str) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::leftovers(&h, name))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, InstanceNetworkInterfaceSpecification, InstanceType, KeyFormat,
-    KeyType, ResourceType, Tag, TagSpecification,
+    AttributeBooleanValue, Filter, InstanceNetworkInterfaceSpecification, InstanceType,
+    ResourceType, Tag, TagSpecification,
 };
 use base64::Engine as _;
 use serde_json::json;
@@ -215,7 +215,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
         let status = if file_exists { REUSED } else { PLANNED };
         if !file_exists {
             if let Some(p) = &host.plan {
-                p.record("CreateKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
+                p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
             }
         }
         return Ok(KeyPair {
@@ -292,7 +292,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
         {
             return Err(key_without_file(name, &shown));
         }
-        p.record("CreateKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
+        p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
         return Ok(KeyPair {
             name: name.into(),
             fingerprint: String::new(),
@@ -300,23 +300,34 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
             status: PLANNED.into(),
         });
     }
+    // Neither exists. The key is made here and only its public half is
+    // imported: the private key is on disk (0400) before AWS knows the key
+    // pair, so a crash at any point loses nothing (AWS's CreateKeyPair
+    // returns the private key once; a crash before it is saved would strand
+    // the key pair).
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?;
+    let private_pem = key.serialize_pem();
+    let public = openssh_public_key(&private_pem)
+        .map_err(|why| Error::new(Kind::Io, format!("{CALL}: {why}")))?;
+    write_private_key(&path, private_pem.as_bytes())?;
+    drop(private_pem);
     let out = match ec2
-        .create_key_pair()
+        .import_key_pair()
         .key_name(name)
-        .key_type(KeyType::Rsa)
-        .key_format(KeyFormat::Pem)
+        .public_key_material(Blob::new(public.into_bytes()))
         .tag_specifications(tag_spec(host, ResourceType::KeyPair, name))
         .send()
         .await
     {
         Ok(o) => o,
         Err(e) if code_of(&e).as_deref() == Some("InvalidKeyPair.Duplicate") => {
+            // Someone made the key pair meanwhile: our fresh file is not its key.
+            let _ = std::fs::remove_file(&path);
             return Err(key_without_file(name, &shown));
         }
-        Err(e) => return Err(aws_error(CALL, "CreateKeyPair", e)),
+        Err(e) => return Err(aws_error(CALL, "ImportKeyPair", e)),
     };
-    let material = out.key_material().unwrap_or_default();
-    write_private_key(&path, material.as_bytes())?;
     host.event("key-pair", name, CREATED);
     Ok(KeyPair {
         name: name.into(),

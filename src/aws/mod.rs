@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod network;
+pub mod teardown;
 pub mod types;
 
 use std::time::Duration;

@@ -408,7 +408,7 @@ fn plan_lists_every_launch_without_aws() {
         launches[5]["params"]["Tags"]["Name"],
         "k8s-cluster-worker-2"
     );
-    assert!(ops.iter().any(|o| o["operation"] == "CreateKeyPair"));
+    assert!(ops.iter().any(|o| o["operation"] == "ImportKeyPair"));
     assert!(!p.state_dir().exists());
 }
 
