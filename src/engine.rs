@@ -75,6 +75,22 @@ impl ModuleResolver for Resolver {
         if path == "cluster" {
             return Ok(self.settings.clone());
         }
+        // Module names are plain names: no paths, so an import can never
+        // read a file outside stdlib/.
+        if path.is_empty()
+            || !path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(EvalAltResult::ErrorInModule(
+                path.to_string(),
+                EvalAltResult::ErrorRuntime(
+                    format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"").into(),
+                    pos,
+                )
+                .into(),
+                pos,
+            )
+            .into());
+        }
         let Some((name, text)) = Self::find(&self.dirs, path) else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into());
         };
