@@ -78,7 +78,9 @@ impl ModuleResolver for Resolver {
         // Module names are plain names: no paths, so an import can never
         // read a file outside stdlib/.
         if path.is_empty()
-            || !path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(EvalAltResult::ErrorInModule(
                 path.to_string(),
@@ -108,7 +110,16 @@ impl ModuleResolver for Resolver {
 /// The stdlib search path for a project directory.
 pub fn stdlib_dirs(project_dir: &Path) -> Vec<PathBuf> {
     let d = project_dir.join("stdlib");
-    if d.is_dir() { vec![d] } else { vec![] }
+    if !d.is_dir() {
+        return vec![];
+    }
+    // Shown relative to the current directory when it is the project's.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if project_dir == cwd {
+        vec![PathBuf::from("stdlib")]
+    } else {
+        vec![d]
+    }
 }
 
 /// Applies the sandbox limits to an engine.

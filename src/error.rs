@@ -224,6 +224,7 @@ pub fn render_with(err: &Error, color: bool) -> String {
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
+        .with_wrap_lines(false)
         .with_context_lines(1);
     let mut out = String::new();
     if handler.render_report(&mut out, err).is_err() {

@@ -8,8 +8,11 @@
 mod peers;
 mod support;
 
+mod bad_input;
 mod cli;
 mod compile;
 mod compute;
 mod lifecycle;
 mod network;
+mod proxy;
+mod reliability;
