@@ -25,10 +25,10 @@ pub fn project_dir() -> PathBuf {
 /// network lookups (no instance metadata).
 fn aws_chain_region() -> Option<String> {
     for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Ok(r) = std::env::var(var) {
-            if !r.trim().is_empty() {
-                return Some(r.trim().to_string());
-            }
+        if let Ok(r) = std::env::var(var)
+            && !r.trim().is_empty()
+        {
+            return Some(r.trim().to_string());
         }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,10 +63,10 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
     }
     if let Some(r) = &g.region {
         settings.set_text("region", r, Origin::Flag("--region"))?;
-    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region=")) {
-        if let Some(r) = aws_chain_region() {
-            settings.set_text("region", &r, Origin::AwsConfig)?;
-        }
+    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region="))
+        && let Some(r) = aws_chain_region()
+    {
+        settings.set_text("region", &r, Origin::AwsConfig)?;
     }
     if settings.str("dhcp_domain_name").is_empty() {
         let region = settings.str("region");
@@ -174,12 +174,11 @@ pub fn stdlib_sources() -> Vec<(String, String)> {
         if let Ok(rd) = std::fs::read_dir(d) {
             for e in rd.flatten() {
                 let p = e.path();
-                if p.extension().is_some_and(|x| x == "rhai") {
-                    if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                        if !names.iter().any(|n| n == stem) {
-                            names.push(stem.to_string());
-                        }
-                    }
+                if p.extension().is_some_and(|x| x == "rhai")
+                    && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                    && !names.iter().any(|n| n == stem)
+                {
+                    names.push(stem.to_string());
                 }
             }
         }
@@ -343,10 +342,9 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
                     );
                     if p.extension().is_some_and(|x| x == "rhai")
                         && !list.iter().any(|(n, _)| *n == shown)
+                        && let Ok(t) = std::fs::read_to_string(&p)
                     {
-                        if let Ok(t) = std::fs::read_to_string(&p) {
-                            list.push((shown, t));
-                        }
+                        list.push((shown, t));
                     }
                 }
             }
@@ -396,11 +394,11 @@ pub fn cmd_fns(g: &Global, namespace: Option<&str>, definitions: Option<&Path>) 
         .iter()
         .filter(|f| namespace.is_none_or(|ns| f.namespace == ns))
         .collect();
-    if shown.is_empty() {
-        if let Some(ns) = namespace {
-            return Err(Error::usage(format!("no namespace `{ns}`"))
-                .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
-        }
+    if shown.is_empty()
+        && let Some(ns) = namespace
+    {
+        return Err(Error::usage(format!("no namespace `{ns}`"))
+            .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
     }
     if g.json {
         println!(

@@ -143,12 +143,12 @@ async fn drift(host: &Host, st: &serde_json::Map<String, Value>) -> Result<Vec<S
         .collect();
     let mut ids_in_state = std::collections::BTreeSet::new();
     for (k, v) in st {
-        if k.ends_with("_id") || k.ends_with("_arn") {
-            if let Some(id) = v.as_str() {
-                ids_in_state.insert(id.to_string());
-                if !ids_in_aws.contains(id) && k != "listener_arn" {
-                    out.push(format!("missing {k} {id}"));
-                }
+        if (k.ends_with("_id") || k.ends_with("_arn"))
+            && let Some(id) = v.as_str()
+        {
+            ids_in_state.insert(id.to_string());
+            if !ids_in_aws.contains(id) && k != "listener_arn" {
+                out.push(format!("missing {k} {id}"));
             }
         }
     }
@@ -178,10 +178,11 @@ async fn drift(host: &Host, st: &serde_json::Map<String, Value>) -> Result<Vec<S
         }
     }
     for l in &live {
-        if let Some((kind, id)) = l.split_once(' ') {
-            if kind != "key-pair" && !ids_in_state.contains(id) {
-                out.push(format!("extra {kind} {id}"));
-            }
+        if let Some((kind, id)) = l.split_once(' ')
+            && kind != "key-pair"
+            && !ids_in_state.contains(id)
+        {
+            out.push(format!("extra {kind} {id}"));
         }
     }
     let _ = cluster_filter;

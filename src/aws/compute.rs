@@ -213,10 +213,8 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
     let file_exists = path.exists();
     if host.planning() && !host.can_read() {
         let status = if file_exists { REUSED } else { PLANNED };
-        if !file_exists {
-            if let Some(p) = &host.plan {
-                p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
-            }
+        if !file_exists && let Some(p) = &host.plan {
+            p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
         }
         return Ok(KeyPair {
             name: name.into(),
@@ -646,15 +644,14 @@ pub async fn launch_nodes(
 }
 
 async fn disable_source_dest_check(host: &Host, id: &str) -> Result<()> {
-    host.aws()
-        .await?
-        .ec2
-        .modify_instance_attribute()
-        .instance_id(id)
-        .source_dest_check(AttributeBooleanValue::builder().value(false).build())
-        .send()
-        .await
-        .map_err(|e| aws_error("ec2::launch_nodes", "ModifyInstanceAttribute", e))?;
+    let ec2 = &host.aws().await?.ec2;
+    super::eventually("ec2::launch_nodes", "ModifyInstanceAttribute", || {
+        ec2.modify_instance_attribute()
+            .instance_id(id)
+            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .send()
+    })
+    .await?;
     Ok(())
 }
 
@@ -787,24 +784,21 @@ pub async fn wait_running(
                 .get(&n.id)
                 .and_then(|i| i.state())
                 .and_then(|s| s.name())
-            {
-                if matches!(
+                && matches!(
                     s.as_str(),
                     "terminated" | "shutting-down" | "stopped" | "stopping"
-                ) {
-                    return Err(Error::new(
-                        Kind::Aws,
-                        format!(
-                            "{CALL}: node {} ({}) is {} instead of starting",
-                            n.name,
-                            n.id,
-                            s.as_str()
-                        ),
-                    )
-                    .with_help(
-                        "look at the instance in the EC2 console (state reason), then re-run",
-                    ));
-                }
+                )
+            {
+                return Err(Error::new(
+                    Kind::Aws,
+                    format!(
+                        "{CALL}: node {} ({}) is {} instead of starting",
+                        n.name,
+                        n.id,
+                        s.as_str()
+                    ),
+                )
+                .with_help("look at the instance in the EC2 console (state reason), then re-run"));
             }
         }
         if start.elapsed() >= timeout {

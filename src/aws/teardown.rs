@@ -100,10 +100,10 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
     let mut ids: BTreeSet<String> = BTreeSet::new();
     if let Some(serde_json::Value::Object(nodes)) = host.state().get("nodes") {
         for n in nodes.values() {
-            if let Some(id) = n["instance_id"].as_str() {
-                if !id.contains("-planned") {
-                    ids.insert(id.to_string());
-                }
+            if let Some(id) = n["instance_id"].as_str()
+                && !id.contains("-planned")
+            {
+                ids.insert(id.to_string());
             }
         }
     }
@@ -535,15 +535,15 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
             .await
             .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
         for rt in out.route_tables() {
-            if let Some(id) = rt.route_table_id() {
-                if ids.insert(id.to_string()) {
-                    assoc.extend(
-                        rt.associations()
-                            .iter()
-                            .filter(|a| a.main() != Some(true))
-                            .filter_map(|a| a.route_table_association_id().map(str::to_string)),
-                    );
-                }
+            if let Some(id) = rt.route_table_id()
+                && ids.insert(id.to_string())
+            {
+                assoc.extend(
+                    rt.associations()
+                        .iter()
+                        .filter(|a| a.main() != Some(true))
+                        .filter_map(|a| a.route_table_association_id().map(str::to_string)),
+                );
             }
         }
         // Unassociated tables too (the filter above only sees associated ones).
@@ -555,14 +555,14 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
             .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
         for rt in out.route_tables() {
             let main = rt.associations().iter().any(|a| a.main() == Some(true));
-            if let (Some(id), false) = (rt.route_table_id(), main) {
-                if ids.insert(id.to_string()) {
-                    assoc.extend(
-                        rt.associations()
-                            .iter()
-                            .filter_map(|a| a.route_table_association_id().map(str::to_string)),
-                    );
-                }
+            if let (Some(id), false) = (rt.route_table_id(), main)
+                && ids.insert(id.to_string())
+            {
+                assoc.extend(
+                    rt.associations()
+                        .iter()
+                        .filter_map(|a| a.route_table_association_id().map(str::to_string)),
+                );
             }
         }
     }

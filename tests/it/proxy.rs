@@ -23,6 +23,10 @@ pub struct Faults {
     pub reset: f64,
     /// RNG seed (runs are reproducible).
     pub seed: u64,
+    /// Eventual consistency: the first `n` requests of this EC2 action are
+    /// answered `(action, error code, n)`, e.g. a just-launched instance
+    /// that is not visible yet.
+    pub not_found: Option<(&'static str, &'static str, u64)>,
 }
 
 /// What the proxy did.
@@ -36,6 +40,8 @@ pub struct Stats {
     pub internal: AtomicU64,
     /// Connection resets.
     pub resets: AtomicU64,
+    /// Not-found answers.
+    pub not_found: AtomicU64,
 }
 
 /// The running proxy; stops when dropped.
@@ -159,9 +165,23 @@ async fn serve(
     while let Some((head, body)) = read_request(&mut sock, &mut buf).await? {
         let head_text = String::from_utf8_lossy(&head).to_string();
         let elb = head_text.contains("/elasticloadbalancing/aws4_request");
+        if let Some((action, code, n)) = f.not_found {
+            let body_text = String::from_utf8_lossy(&body);
+            if body_text.contains(&format!("Action={action}&"))
+                && st.not_found.load(Ordering::SeqCst) < n
+            {
+                st.not_found.fetch_add(1, Ordering::SeqCst);
+                let xml = format!(
+                    "<Response><Errors><Error><Code>{code}</Code><Message>The ID does not exist</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+                );
+                sock.write_all(&response("400 Bad Request", &xml)).await?;
+                continue;
+            }
+        }
         let r = rng.next();
         if r < f.reset {
             st.resets.fetch_add(1, Ordering::SeqCst);
+            #[allow(deprecated)] // SO_LINGER 0 is the point: the peer sees a reset.
             let _ = sock.set_linger(Some(Duration::ZERO));
             return Ok(());
         }

@@ -17,6 +17,7 @@ fn up_and_down_survive_throttling_and_resets() {
             reset: 0.05,
             internal: 0.0,
             seed: 7,
+            ..Faults::default()
         },
     );
     let p = Project::new();
@@ -66,6 +67,7 @@ fn internal_errors_are_retried_too() {
             reset: 0.0,
             internal: 0.3,
             seed: 11,
+            ..Faults::default()
         },
     );
     let p = Project::new();
@@ -79,6 +81,35 @@ fn internal_errors_are_retried_too() {
 }
 
 #[test]
+fn not_yet_visible_ids_are_retried() {
+    // Right after RunInstances, AWS may not know the new instance ID yet.
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(
+        moto.port,
+        Faults {
+            not_found: Some(("ModifyInstanceAttribute", "InvalidInstanceID.NotFound", 3)),
+            seed: 5,
+            ..Faults::default()
+        },
+    );
+    let p = Project::new();
+    let run = p.run(&[
+        "--endpoint",
+        &proxy.endpoint,
+        "--set",
+        "masters=1",
+        "--set",
+        "workers=1",
+        "run",
+        "network",
+        "compute",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(proxy.stats.not_found.load(Ordering::SeqCst), 3);
+    assert_eq!(count_all(&Sdk::new(&moto), "k8s-cluster")[8], 2);
+}
+
+#[test]
 fn too_few_attempts_fail_with_the_operation_and_code() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(
@@ -88,6 +119,7 @@ fn too_few_attempts_fail_with_the_operation_and_code() {
             reset: 0.0,
             internal: 0.0,
             seed: 3,
+            ..Faults::default()
         },
     );
     let p = Project::new();
