@@ -704,7 +704,7 @@ async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<I
 }
 
 /// Waits until every instance is `running` (polling DescribeInstances for
-/// all of them in one call, 0.5 s growing to 5 s), then records their
+/// all of them in one call, 0.25 s growing to 5 s), then records their
 /// public IPs and host names. Fails after `timeout` naming the pending ones.
 pub async fn wait_running(
     host: &Host,
@@ -717,7 +717,7 @@ pub async fn wait_running(
     }
     let ec2 = &host.aws().await?.ec2;
     let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
+    let mut delay = Duration::from_millis(250);
     let by_id: HashMap<&str, &Instance> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let mut ids: Vec<String> = by_id.keys().map(|s| s.to_string()).collect();
     ids.sort();
@@ -725,23 +725,27 @@ pub async fn wait_running(
     loop {
         let mut current: HashMap<String, aws_sdk_ec2::types::Instance> = HashMap::new();
         for chunk in ids.chunks(500) {
-            match ec2
+            let mut pages = ec2
                 .describe_instances()
                 .set_instance_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    for r in out.reservations() {
-                        for i in r.instances() {
-                            current
-                                .insert(i.instance_id().unwrap_or_default().to_string(), i.clone());
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                match page {
+                    Ok(out) => {
+                        for r in out.reservations() {
+                            for i in r.instances() {
+                                current.insert(
+                                    i.instance_id().unwrap_or_default().to_string(),
+                                    i.clone(),
+                                );
+                            }
                         }
                     }
+                    // Eventual consistency: a just-launched ID may not be visible yet.
+                    Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => break,
+                    Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
                 }
-                // Eventual consistency: a just-launched ID may not be visible yet.
-                Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
             }
         }
         let pending: Vec<String> = nodes
