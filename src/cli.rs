@@ -111,4 +111,21 @@ pub enum Command {
         /// Files to check [default: every runbook and stdlib module].
         files: Vec<PathBuf>,
     },
+    /// Write editable copies of every runbook and stdlib module, with a
+    /// short README, into DIR (never overwriting without --force).
+    #[command(
+        after_help = "Examples:\n  groundup init my-cluster && cd my-cluster   # then edit stdlib/cluster.rhai\n  groundup init                               # into the current directory\n  groundup init --force                       # reset the copies to the built-in versions"
+    )]
+    Init {
+        /// The project directory to write into (created if missing).
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the runbooks and stdlib modules available, and where each comes
+    /// from (the project's copy or the built-in one).
+    #[command(after_help = "Examples:\n  groundup runbooks\n  groundup runbooks --json")]
+    Runbooks,
 }

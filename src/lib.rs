@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod docs;
@@ -14,7 +15,9 @@ pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod init;
 pub mod net;
 pub mod pki;
 pub mod settings;
 pub mod state;
+pub mod style;

@@ -29,6 +29,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             namespace,
             definitions,
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
+        Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
+        Command::Runbooks => groundup::catalog::cmd_runbooks(g),
         Command::Down { .. } | Command::Status { .. } | Command::Repl => Err(Error::usage(
             "this command is not available in this build yet",
         )),

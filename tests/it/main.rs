@@ -11,4 +11,5 @@ mod support;
 mod cli;
 mod compile;
 mod compute;
+mod init;
 mod network;
