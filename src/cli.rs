@@ -128,4 +128,10 @@ pub enum Command {
     /// from (the project's copy or the built-in one).
     #[command(after_help = "Examples:\n  groundup runbooks\n  groundup runbooks --json")]
     Runbooks,
+    /// Check that this machine is ready and explain what is not: settings,
+    /// runbooks, state dir, credentials, endpoint, region, identity, quotas.
+    #[command(
+        after_help = "Examples:\n  groundup doctor\n  groundup --endpoint http://127.0.0.1:5000 doctor\n  groundup doctor --json\n\nExits 0 when every check passes (warnings allowed), else 1 (settings) or 2."
+    )]
+    Doctor,
 }

@@ -31,6 +31,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
         Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
         Command::Runbooks => groundup::catalog::cmd_runbooks(g),
+        Command::Doctor => groundup::doctor::cmd_doctor(g),
         Command::Down { .. } | Command::Status { .. } | Command::Repl => Err(Error::usage(
             "this command is not available in this build yet",
         )),

@@ -100,6 +100,7 @@ fn help_has_examples() {
     let p = Project::new();
     for sub in [
         "run", "up", "down", "status", "repl", "fns", "settings", "check", "init", "runbooks",
+        "doctor",
     ] {
         let run = p.run(&[sub, "--help"]).ok();
         assert!(

@@ -11,5 +11,6 @@ mod support;
 mod cli;
 mod compile;
 mod compute;
+mod doctor;
 mod init;
 mod network;
