@@ -134,4 +134,18 @@ pub enum Command {
         after_help = "Examples:\n  groundup doctor\n  groundup --endpoint http://127.0.0.1:5000 doctor\n  groundup doctor --json\n\nExits 0 when every check passes (warnings allowed), else 1 (settings) or 2."
     )]
     Doctor,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  groundup completions bash > ~/.local/share/bash-completion/completions/groundup\n  groundup completions zsh > ~/.zfunc/_groundup\n  groundup completions fish > ~/.config/fish/completions/groundup.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::aot::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  groundup man > ~/.local/share/man/man1/groundup.1\n  groundup man | man -l -"
+    )]
+    Man,
 }

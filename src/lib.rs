@@ -10,6 +10,7 @@ pub mod aws;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod completions;
 pub mod docs;
 pub mod doctor;
 pub mod embedded;

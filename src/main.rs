@@ -32,6 +32,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
         Command::Runbooks => groundup::catalog::cmd_runbooks(g),
         Command::Doctor => groundup::doctor::cmd_doctor(g),
+        Command::Completions { shell } => groundup::completions::cmd_completions(*shell),
+        Command::Man => groundup::completions::cmd_man(),
         Command::Down { .. } | Command::Status { .. } | Command::Repl => Err(Error::usage(
             "this command is not available in this build yet",
         )),
@@ -39,7 +41,18 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap would exit 2 on a bad command line; groundup documents 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
