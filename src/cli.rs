@@ -92,19 +92,28 @@ pub enum Command {
     )]
     Repl,
     /// List every host function with its signature and documentation.
-    #[command(after_help = "Examples:\n  groundup fns\n  groundup fns ec2\n  groundup fns --json")]
+    #[command(
+        after_help = "Examples:\n  groundup fns\n  groundup fns ec2\n  groundup fns --json\n  groundup fns --markdown > docs/api.md"
+    )]
     Fns {
         /// Only this namespace (ec2, elb, cidr, pki, state).
         namespace: Option<String>,
         /// Write a `.d.rhai` definitions file for the Rhai language server into DIR.
         #[arg(long, value_name = "DIR")]
         definitions: Option<PathBuf>,
+        /// Print the reference as Markdown (what docs/api.md is made of).
+        #[arg(long, conflicts_with = "definitions")]
+        markdown: bool,
     },
     /// List every cluster setting with its value, origin and documentation.
     #[command(
-        after_help = "Examples:\n  groundup settings\n  groundup --set workers=5 settings --json"
+        after_help = "Examples:\n  groundup settings\n  groundup --set workers=5 settings --json\n  groundup settings --markdown    # the README's settings reference"
     )]
-    Settings,
+    Settings {
+        /// Print the settings file's defaults as a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Compile every runbook and stdlib module (no AWS): a syntax check.
     #[command(after_help = "Examples:\n  groundup check\n  groundup check runbooks/my-step.rhai")]
     Check {

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod completions;
+pub mod docgen;
 pub mod docs;
 pub mod doctor;
 pub mod embedded;

@@ -23,11 +23,18 @@ fn run(cli: Cli) -> Result<(), Error> {
             let steps = settings.list("steps");
             commands::run_runbooks(g, &steps).and_then(|h| commands::finish(g, &h))
         }
-        Command::Settings => commands::cmd_settings(g),
+        Command::Settings { markdown: false } => commands::cmd_settings(g),
+        Command::Settings { markdown: true } => groundup::docgen::cmd_settings_markdown(g),
         Command::Check { files } => commands::cmd_check(g, files),
         Command::Fns {
             namespace,
+            markdown: true,
+            ..
+        } => groundup::docgen::cmd_api_markdown(g, namespace.as_deref()),
+        Command::Fns {
+            namespace,
             definitions,
+            ..
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
         Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
         Command::Runbooks => groundup::catalog::cmd_runbooks(g),

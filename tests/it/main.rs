@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod compile;
 mod compute;
+mod docs;
 mod doctor;
 mod init;
 mod network;
