@@ -264,11 +264,7 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        eprintln!(
-            "done in {:.2} s: {created} created, {reused} reused (state: {})",
-            host.elapsed().as_secs_f64(),
-            st.path().display()
-        );
+        crate::summary::print(host, &st);
     }
     Ok(())
 }

@@ -24,3 +24,4 @@ pub mod pki;
 pub mod settings;
 pub mod state;
 pub mod style;
+pub mod summary;

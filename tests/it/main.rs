@@ -15,3 +15,4 @@ mod docs;
 mod doctor;
 mod init;
 mod network;
+mod output;
