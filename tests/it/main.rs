@@ -16,3 +16,4 @@ mod doctor;
 mod init;
 mod network;
 mod output;
+mod quickstart;
