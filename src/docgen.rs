@@ -252,11 +252,11 @@ pub fn cmd_api_markdown(g: &Global, namespace: Option<&str>) -> Result<()> {
         .into_iter()
         .filter(|f| namespace.is_none_or(|ns| f.namespace == ns))
         .collect();
-    if fns.is_empty() {
-        if let Some(ns) = namespace {
-            return Err(Error::usage(format!("no namespace `{ns}`"))
-                .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
-        }
+    if fns.is_empty()
+        && let Some(ns) = namespace
+    {
+        return Err(Error::usage(format!("no namespace `{ns}`"))
+            .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
     }
     let props = if namespace.is_none() {
         properties(&engine)

@@ -730,7 +730,7 @@ pub fn run_checks(g: &Global) -> Vec<Check> {
         _ => None,
     };
     if let Some(why) = why {
-        checks.extend(names.iter().map(|n| Check::skip(*n, why)));
+        checks.extend(names.iter().map(|n| Check::skip(n, why)));
         return checks;
     }
     let Some(settings) = settings else {
@@ -750,7 +750,7 @@ pub fn run_checks(g: &Global) -> Vec<Check> {
                 checks.extend(
                     names[1..]
                         .iter()
-                        .map(|n| Check::skip(*n, "EC2 did not answer")),
+                        .map(|n| Check::skip(n, "EC2 did not answer")),
                 );
             }
         }

@@ -99,13 +99,13 @@ pub fn lines(host: &Host, state: &State, paint: Paint) -> Vec<String> {
     let mut next: Vec<(String, String)> =
         vec![("groundup status".into(), "what exists, from state".into())];
     let key = key_file(state.dir(), &host.cluster);
-    if let Some(n) = nodes.iter().find(|n| !n.public_ip.is_empty()) {
-        if key.exists() {
-            next.push((
-                format!("ssh -i {} ubuntu@{}", key.display(), n.public_ip),
-                format!("log in to {}", n.name),
-            ));
-        }
+    if let Some(n) = nodes.iter().find(|n| !n.public_ip.is_empty())
+        && key.exists()
+    {
+        next.push((
+            format!("ssh -i {} ubuntu@{}", key.display(), n.public_ip),
+            format!("log in to {}", n.name),
+        ));
     }
     next.push((
         "groundup down".into(),
