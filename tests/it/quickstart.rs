@@ -65,6 +65,32 @@ fn readme_quick_start_works_in_a_fresh_clone() {
         cmds.iter().any(|c| c.starts_with("groundup up")),
         "the quick start has no `groundup up`: {cmds:?}"
     );
+    // `groundup up` runs every runbook named by the `steps` setting: say
+    // plainly which one is missing rather than fail inside the script.
+    let groundup = env!("CARGO_BIN_EXE_groundup");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(groundup)
+            .args(args)
+            .current_dir(&clone)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_CONFIG_FILE", "/nonexistent/groundup-test-aws-config")
+            .output()
+            .expect("groundup");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    };
+    let steps = json(&["--json", "settings"])["steps"]["value"].clone();
+    let books = json(&["--json", "runbooks"]);
+    for step in steps.as_array().expect("steps is a list") {
+        let step = step.as_str().unwrap_or_default();
+        assert!(
+            books.as_array().is_some_and(|b| b
+                .iter()
+                .any(|e| e["kind"] == "runbook" && e["name"] == step)),
+            "the quick start's `groundup up` runs the steps {steps}, but this checkout has no runbook named `{step}` (runbooks/{step}.rhai)"
+        );
+    }
+
     let script = format!("set -euo pipefail\nset -x\n{}\n", cmds.join("\n"));
 
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_groundup"))
