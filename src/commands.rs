@@ -265,16 +265,7 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        let what = if deleted > 0 {
-            format!("{deleted} deleted")
-        } else {
-            format!("{created} created, {reused} reused")
-        };
-        eprintln!(
-            "done in {:.2} s: {what} (state: {})",
-            host.elapsed().as_secs_f64(),
-            st.path().display()
-        );
+        crate::summary::print(host, &st);
     }
     Ok(())
 }

@@ -99,7 +99,19 @@ fn missing_runbook_is_a_usage_error() {
 fn help_has_examples() {
     let p = Project::new();
     for sub in [
-        "run", "up", "down", "status", "repl", "fns", "settings", "check",
+        "run",
+        "up",
+        "down",
+        "status",
+        "repl",
+        "fns",
+        "settings",
+        "check",
+        "init",
+        "runbooks",
+        "doctor",
+        "completions",
+        "man",
     ] {
         let run = p.run(&[sub, "--help"]).ok();
         assert!(
