@@ -16,5 +16,6 @@ pub mod error;
 pub mod host;
 pub mod net;
 pub mod pki;
+pub mod pki_cluster;
 pub mod settings;
 pub mod state;
