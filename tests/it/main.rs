@@ -11,3 +11,4 @@ mod support;
 mod cli;
 mod compile;
 mod network;
+mod pki;
