@@ -588,6 +588,16 @@ fn pki_fail(ctx: &NativeCallContext, call: &str, e: impl Into<Error>) -> Box<Eva
     crate::api::fail(ctx, e.into().prefixed(call))
 }
 
+/// What to do about a CA that cannot be used.
+const CA_HELP: &str = "a CA is never replaced implicitly: every certificate and kubeconfig \
+    trusts it. Restore its files, or move both <stem>.pem and <stem>-key.pem away to make a \
+    new CA on the next run (every certificate and kubeconfig is then re-issued)";
+
+/// A CA failure as a script error, with [`CA_HELP`].
+fn ca_fail(ctx: &NativeCallContext, call: &str, e: pki::PkiError) -> Box<EvalAltResult> {
+    crate::api::fail(ctx, Error::from(e).prefixed(call).with_help(CA_HELP))
+}
+
 /// How many threads a batch of key generations may use.
 fn batch_threads() -> usize {
     std::thread::available_parallelism()
@@ -620,7 +630,7 @@ pub mod pki_api {
         let req = parse_request(&h, &request, true).map_err(|e| bad_arg(&ctx, CALL, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
         if h.planning() {
-            return match pki::plan_ca(&dir, stem).map_err(|e| pki_fail(&ctx, CALL, e))? {
+            return match pki::plan_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))? {
                 Some(ca) => Ok(Cert::from_ca(ca, Action::Kept.to_string())),
                 None => {
                     plan_cert_files(&h, &dir, stem, &req, "create");
@@ -630,7 +640,7 @@ pub mod pki_api {
                 }
             };
         }
-        let (ca, action) = pki::ensure_ca(&dir, stem, &req).map_err(|e| pki_fail(&ctx, CALL, e))?;
+        let (ca, action) = pki::ensure_ca(&dir, stem, &req).map_err(|e| ca_fail(&ctx, CALL, e))?;
         h.event("ca", &format!("{stem}.pem"), event_status(&action));
         Ok(Cert::from_ca(ca, action.to_string()))
     }
@@ -644,7 +654,7 @@ pub mod pki_api {
         pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
         let h = host(&ctx)?;
         let dir = pki_cluster::dir(h.state().dir());
-        let ca = pki::load_ca(&dir, stem).map_err(|e| pki_fail(&ctx, CALL, e))?;
+        let ca = pki::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))?;
         Ok(Cert::from_ca(ca, "loaded".to_string()))
     }
 

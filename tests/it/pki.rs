@@ -964,6 +964,8 @@ let k = pki::kubeconfig("web", ca, c, "https://10.0.0.1:6443");
 print(k);
 print(pki::encryption_config("enc"));
 print(`dir=${pki::dir()}`);
+let report = pki::check();
+print(`ok=${report.ok} rows=${report.rows.len()} first=${report.rows[0].stem}`);
 "#,
     )
     .unwrap();
@@ -1003,6 +1005,8 @@ print(`dir=${pki::dir()}`);
         "{out}"
     );
     assert!(out.contains("dir=.groundup/k8s-cluster/pki"), "{out}");
+    // Only a CA and one leaf: the check finds the lesson's certificates missing.
+    assert!(out.contains("ok=false rows=2 first=ca"), "{out}");
 }
 
 #[test]
@@ -1077,4 +1081,49 @@ fn leaves_inside_the_renewal_window_are_reissued_but_never_the_ca() {
     narrow.extend(["--set", "renew_within_days=10"]);
     run_pki(&p, &narrow).ok();
     assert_eq!(snapshot(&pki_dir(&p)), second);
+}
+
+#[test]
+fn the_ca_is_never_replaced_implicitly_and_rotates_when_moved_away() {
+    let p = Project::new();
+    let args = ["--set", SET_ADDRESS, "--set", "key_algorithm=ecdsa-p256"];
+    run_pki(&p, &args).ok();
+    let d = pki_dir(&p);
+    let first = snapshot(&d);
+
+    // Half a CA: refused, nothing overwritten, and the way out is named.
+    fs::rename(d.join("ca.pem"), d.join("ca.pem.bak")).unwrap();
+    let run = run_pki(&p, &args).expect_code(2);
+    let err = run.err_flat();
+    assert!(err.contains("CA `ca` is incomplete"), "{err}");
+    assert!(err.contains("refusing to overwrite"), "{err}");
+    assert!(err.contains("a CA is never replaced implicitly"), "{err}");
+    assert_eq!(fs::read(d.join("ca-key.pem")).unwrap(), first["ca-key.pem"]);
+    assert!(!d.join("ca.pem").exists());
+
+    // Rotation on purpose: both files moved away. A new CA; every leaf is
+    // re-issued because it was signed by the old one; the encryption key
+    // stays.
+    fs::rename(d.join("ca-key.pem"), d.join("ca-key.pem.bak")).unwrap();
+    let run = run_pki(&p, &args).ok();
+    assert_eq!(
+        run.stdout
+            .matches("re-issued: signed by another CA")
+            .count(),
+        STEMS.len() - 1,
+        "{}",
+        run.stdout
+    );
+    let second = snapshot(&d);
+    assert_ne!(second["ca.pem"], first["ca.pem"]);
+    assert_eq!(
+        second["encryption-config.yaml"],
+        first["encryption-config.yaml"]
+    );
+    fs::remove_file(d.join("ca.pem.bak")).unwrap();
+    fs::remove_file(d.join("ca-key.pem.bak")).unwrap();
+    for stem in STEMS {
+        peers::openssl_verify(&d.join("ca.pem"), &d.join(format!("{stem}.pem")));
+    }
+    check(&p, &["--set", SET_ADDRESS]).ok();
 }
