@@ -464,7 +464,7 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
 ///
 /// The existing pair is kept ([`Action::Kept`]) when all of these hold:
 /// both files exist and parse; the key belongs to the certificate; the
-/// certificate is signed by `ca`; its CN, O and set of SANs equal the
+/// certificate is signed by `ca`; its subject (CN, O, OU, C, ST, L) and set of SANs equal the
 /// request's; its key algorithm is `req.algorithm`; its extended key usages
 /// are `req.usages`; and it does not expire within `renew_within_days` days.
 ///
@@ -705,6 +705,36 @@ fn judge_leaf(
             opt_quoted(&info.subject_o),
             opt_quoted(&req.subject.o)
         ));
+    }
+    if let Ok(x) = cert.x509() {
+        let first =
+            |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+                it.filter_map(|a| a.as_str().ok().map(str::to_string))
+                    .next()
+            };
+        let name = x.subject();
+        for (field, have, want) in [
+            ("C", first(&mut name.iter_country()), &req.subject.c),
+            (
+                "ST",
+                first(&mut name.iter_state_or_province()),
+                &req.subject.st,
+            ),
+            ("L", first(&mut name.iter_locality()), &req.subject.l),
+            (
+                "OU",
+                first(&mut name.iter_organizational_unit()),
+                &req.subject.ou,
+            ),
+        ] {
+            if have != *want {
+                reasons.push(format!(
+                    "{field} changed: {} -> {}",
+                    opt_quoted(&have),
+                    opt_quoted(want)
+                ));
+            }
+        }
     }
     let (dns, ips) = split_hosts(stem, &req.hosts)?;
     let want: BTreeSet<String> = dns
@@ -1267,6 +1297,33 @@ mod tests {
         let pc = preview(&ca_req(), "", true).unwrap();
         assert!(pc.is_ca && !pc.server_auth);
         assert_eq!(pc.issuer_cn, "Kubernetes");
+    }
+
+    #[test]
+    fn other_subject_fields_are_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
+        let mut r = req("admin", &[]);
+        r.subject.ou = Some("Ops".into());
+        r.subject.c = Some("UK".into());
+        ensure_leaf(d, "admin", &ca, &r, 30).unwrap();
+        assert_eq!(
+            ensure_leaf(d, "admin", &ca, &r, 30).unwrap().1,
+            Action::Kept
+        );
+        r.subject.ou = Some("Dev".into());
+        r.subject.c = None;
+        r.subject.l = Some("London".into());
+        let why = reissue_reason(ensure_leaf(d, "admin", &ca, &r, 30).unwrap().1);
+        assert_eq!(
+            why,
+            "C changed: \"UK\" -> none; L changed: none -> \"London\"; OU changed: \"Ops\" -> \"Dev\""
+        );
+        assert_eq!(
+            ensure_leaf(d, "admin", &ca, &r, 30).unwrap().1,
+            Action::Kept
+        );
     }
 
     #[test]
