@@ -6,6 +6,10 @@
 //! Plain Rust over [`Settings`] and [`State`]; the certificate logic itself
 //! is in [`crate::pki`].
 
+// `Error` is the crate's one diagnostic type (it carries the script
+// position and help); returning it by value is the crate's convention.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -139,7 +143,7 @@ pub fn nodes(settings: &Settings, state_nodes: Option<&Value>) -> Result<Vec<Nod
             }
         }
     }
-    out.sort_by(|a, b| (a.role != "master", a.index).cmp(&(b.role != "master", b.index)));
+    out.sort_by_key(|n| (n.role != "master", n.index));
     Ok(out)
 }
 

@@ -528,8 +528,8 @@ pub fn ensure_leaves(
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<(CertInfo, Action), PkiError>>>> =
-        requests.iter().map(|_| Mutex::new(None)).collect();
+    type Slot = Mutex<Option<Result<(CertInfo, Action), PkiError>>>;
+    let results: Vec<Slot> = requests.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::SeqCst);
