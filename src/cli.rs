@@ -114,6 +114,15 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// The cluster's certificates, kubeconfigs and encryption config (made by runbooks/pki.rhai).
+    #[command(
+        after_help = "Examples:\n  groundup pki check\n  groundup pki check --json\n  groundup --cluster demo --set kubernetes_public_address=k8s.example.test pki check\n\nRotating on purpose (never done implicitly): delete <stem>.pem and <stem>-key.pem\nunder <state-dir>/<cluster>/pki/ and re-run `groundup run pki` to re-issue one\ncertificate; move ca.pem and ca-key.pem away to make a new CA (every certificate\nand kubeconfig is then re-issued and must reach every node); move\nencryption-config.yaml away for a new encryption key (re-write existing Secrets\nwith both keys configured first, or they become unreadable)."
+    )]
+    Pki {
+        /// What to do with the PKI.
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
     /// Compile every runbook and stdlib module (no AWS): a syntax check.
     #[command(after_help = "Examples:\n  groundup check\n  groundup check runbooks/my-step.rhai")]
     Check {
@@ -157,4 +166,16 @@ pub enum Command {
         after_help = "Examples:\n  groundup man > ~/.local/share/man/man1/groundup.1\n  groundup man | man -l -"
     )]
     Man,
+}
+
+/// `groundup pki` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Audit every certificate (subject, SANs, expiry, key, chain to the CA)
+    /// and cross-check the API server's SANs, the kubelets' nodes, cluster_dns
+    /// and the encryption key; exits 2 when anything fails.
+    #[command(
+        after_help = "Examples:\n  groundup pki check\n  groundup pki check --json | jq '.problems'\n  groundup --set kubernetes_public_address=k8s.example.test pki check   # offline"
+    )]
+    Check,
 }

@@ -22,6 +22,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod net;
 pub mod pki;
+pub mod pki_cluster;
 pub mod settings;
 pub mod state;
 pub mod style;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use groundup::cli::{Cli, Command};
+use groundup::cli::{Cli, Command, PkiCommand};
 use groundup::commands;
 use groundup::error::{Error, render_with};
 
@@ -26,6 +26,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Settings { markdown: false } => commands::cmd_settings(g),
         Command::Settings { markdown: true } => groundup::docgen::cmd_settings_markdown(g),
         Command::Check { files } => commands::cmd_check(g, files),
+        Command::Pki {
+            command: PkiCommand::Check,
+        } => groundup::pki_cluster::cmd_check(g),
         Command::Fns {
             namespace,
             markdown: true,

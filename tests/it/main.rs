@@ -18,6 +18,7 @@ mod init;
 mod lifecycle;
 mod network;
 mod output;
+mod pki;
 mod proxy;
 mod quickstart;
 mod reliability;
