@@ -34,7 +34,11 @@ fn all_good_on_moto() {
     let lines = [
         "✓ settings     cluster k8s-cluster in us-east-2 (region from stdlib/cluster.rhai); 3 masters + 3 workers of t2.micro".to_string(),
         "! admin access admin_cidr is 0.0.0.0/0".to_string(),
-        "✓ runbooks     2 runbooks and 2 stdlib modules compile (all built-in)".to_string(),
+        format!(
+            "✓ runbooks     {} runbooks and {} stdlib modules compile (all built-in)",
+            groundup::embedded::RUNBOOKS.len(),
+            groundup::embedded::STDLIB.len()
+        ),
         "✓ state dir    .groundup does not exist yet; . is writable, so the first run can create it".to_string(),
         "✓ credentials  from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); access key …EST7".to_string(),
         format!("✓ endpoint     {} accepts connections", moto.endpoint),

@@ -7,8 +7,9 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::support::{Moto, Project, Sdk};
 
-/// Steps that exist on every branch of the lesson so far.
-const STEPS: &[&str] = &["--set", "steps=network,compute"];
+/// Extra arguments for every run (none: `up` runs the shipped steps,
+/// network, compute and pki).
+const STEPS: &[&str] = &[];
 
 /// Counts every kind of resource of a cluster in AWS:
 /// [vpc, dhcp, subnet, igw, route table, sg, lb, tg, instances, key pairs].
