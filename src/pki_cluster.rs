@@ -40,6 +40,32 @@ pub fn dir(cluster_dir: &Path) -> PathBuf {
     cluster_dir.join("pki")
 }
 
+/// The PKI directory, refusing symbolic links: neither the directory nor
+/// any file in it may be a link, so no host function can be steered to read
+/// or write outside `<state-dir>/<cluster>/pki/`.
+pub fn confined_dir(cluster_dir: &Path) -> std::result::Result<PathBuf, String> {
+    let d = dir(cluster_dir);
+    let link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    if link(&d) {
+        return Err(format!(
+            "{} is a symbolic link: groundup keeps the PKI only inside the state directory",
+            d.display()
+        ));
+    }
+    if let Ok(rd) = std::fs::read_dir(&d) {
+        for e in rd.flatten() {
+            if link(&e.path()) {
+                return Err(format!(
+                    "{} is a symbolic link: groundup reads and writes only regular files in {}",
+                    e.path().display(),
+                    d.display()
+                ));
+            }
+        }
+    }
+    Ok(d)
+}
+
 /// Checks a name a script gives a PKI file (a certificate's stem, a
 /// kubeconfig's or the encryption config's name): lower-case letters,
 /// digits, `.` and `-`, starting with a letter or digit, no `..`, at most

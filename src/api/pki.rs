@@ -325,9 +325,14 @@ fn key_of(facts: &KeyFacts, algorithm: &str) -> PrivateKey {
     }
 }
 
+/// The PKI directory, checked for symbolic links.
+fn safe_dir(h: &Host) -> Result<PathBuf, Error> {
+    pki_cluster::confined_dir(h.state().dir()).map_err(|e| Error::new(crate::error::Kind::Pki, e))
+}
+
 /// The PKI directory; created (mode 0700) unless planning.
 fn pki_dir(h: &Host) -> Result<PathBuf, Error> {
-    let d = pki_cluster::dir(h.state().dir());
+    let d = safe_dir(h)?;
     if !h.planning() {
         crate::state::create_private_dir(&d)?;
     }
@@ -657,7 +662,7 @@ pub mod pki_api {
         const CALL: &str = "pki::load_ca";
         pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
         let h = host(&ctx)?;
-        let dir = pki_cluster::dir(h.state().dir());
+        let dir = safe_dir(&h).map_err(|e| fail(&ctx, e))?;
         let ca = pki::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))?;
         Ok(Cert::from_ca(ca, "loaded".to_string()))
     }
@@ -778,7 +783,7 @@ pub mod pki_api {
         const CALL: &str = "pki::load";
         pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
         let h = host(&ctx)?;
-        let dir = pki_cluster::dir(h.state().dir());
+        let dir = safe_dir(&h).map_err(|e| fail(&ctx, e))?;
         let (info, facts) = pki::load_cert(&dir, stem).map_err(|e| pki_fail(&ctx, CALL, e))?;
         let key = key_of(&facts, &info.key_algorithm);
         Ok(Cert::new(

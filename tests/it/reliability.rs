@@ -252,3 +252,29 @@ fn no_key_material_in_any_output() {
         assert!(!o.contains(&body_line), "key material printed:\n{o}");
     }
 }
+
+#[test]
+fn pki_files_behind_symlinks_are_refused() {
+    let p = Project::new();
+    let pki = p.state_dir().join("k8s-cluster/pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let outside = p.path().join("outside.pem");
+    std::fs::write(&outside, "not yours").unwrap();
+    std::os::unix::fs::symlink(&outside, pki.join("ca-key.pem")).unwrap();
+    let run = p
+        .run(&[
+            "--set",
+            "kubernetes_public_address=k8s.example.test",
+            "run",
+            "pki",
+        ])
+        .expect_code(2);
+    assert!(
+        run.err_flat().contains(
+            "ca-key.pem is a symbolic link: groundup reads and writes only regular files in"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "not yours");
+}
