@@ -232,9 +232,15 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
                 serde_json::to_string_pretty(&json!({"plan": ops})).unwrap_or_default()
             );
         } else {
+            let local = ops.iter().filter(|o| o.operation == "WriteFile").count();
+            let files = if local > 0 {
+                format!("; {local} local file(s) would be written")
+            } else {
+                String::new()
+            };
             println!(
-                "Plan: {} AWS operation(s) would be made (nothing was changed):",
-                ops.len()
+                "Plan: {} AWS operation(s) would be made (nothing was changed){files}:",
+                ops.len() - local
             );
             for (i, op) in ops.iter().enumerate() {
                 let id = if op.id.is_empty() {
