@@ -92,23 +92,90 @@ pub enum Command {
     )]
     Repl,
     /// List every host function with its signature and documentation.
-    #[command(after_help = "Examples:\n  groundup fns\n  groundup fns ec2\n  groundup fns --json")]
+    #[command(
+        after_help = "Examples:\n  groundup fns\n  groundup fns ec2\n  groundup fns --json\n  groundup fns --markdown > docs/api.md"
+    )]
     Fns {
         /// Only this namespace (ec2, elb, cidr, pki, state).
         namespace: Option<String>,
         /// Write a `.d.rhai` definitions file for the Rhai language server into DIR.
         #[arg(long, value_name = "DIR")]
         definitions: Option<PathBuf>,
+        /// Print the reference as Markdown (what docs/api.md is made of).
+        #[arg(long, conflicts_with = "definitions")]
+        markdown: bool,
     },
     /// List every cluster setting with its value, origin and documentation.
     #[command(
-        after_help = "Examples:\n  groundup settings\n  groundup --set workers=5 settings --json"
+        after_help = "Examples:\n  groundup settings\n  groundup --set workers=5 settings --json\n  groundup settings --markdown    # the README's settings reference"
     )]
-    Settings,
+    Settings {
+        /// Print the settings file's defaults as a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// The cluster's certificates, kubeconfigs and encryption config (made by runbooks/pki.rhai).
+    #[command(
+        after_help = "Examples:\n  groundup pki check\n  groundup pki check --json\n  groundup --cluster demo --set kubernetes_public_address=k8s.example.test pki check\n\nRotating on purpose (never done implicitly): delete <stem>.pem and <stem>-key.pem\nunder <state-dir>/<cluster>/pki/ and re-run `groundup run pki` to re-issue one\ncertificate; move ca.pem and ca-key.pem away to make a new CA (every certificate\nand kubeconfig is then re-issued and must reach every node); move\nencryption-config.yaml away for a new encryption key (re-write existing Secrets\nwith both keys configured first, or they become unreadable)."
+    )]
+    Pki {
+        /// What to do with the PKI.
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
     /// Compile every runbook and stdlib module (no AWS): a syntax check.
     #[command(after_help = "Examples:\n  groundup check\n  groundup check runbooks/my-step.rhai")]
     Check {
         /// Files to check [default: every runbook and stdlib module].
         files: Vec<PathBuf>,
     },
+    /// Write editable copies of every runbook and stdlib module, with a
+    /// short README, into DIR (never overwriting without --force).
+    #[command(
+        after_help = "Examples:\n  groundup init my-cluster && cd my-cluster   # then edit stdlib/cluster.rhai\n  groundup init                               # into the current directory\n  groundup init --force                       # reset the copies to the built-in versions"
+    )]
+    Init {
+        /// The project directory to write into (created if missing).
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the runbooks and stdlib modules available, and where each comes
+    /// from (the project's copy or the built-in one).
+    #[command(after_help = "Examples:\n  groundup runbooks\n  groundup runbooks --json")]
+    Runbooks,
+    /// Check that this machine is ready and explain what is not: settings,
+    /// runbooks, state dir, credentials, endpoint, region, identity, quotas.
+    #[command(
+        after_help = "Examples:\n  groundup doctor\n  groundup --endpoint http://127.0.0.1:5000 doctor\n  groundup doctor --json\n\nExits 0 when every check passes (warnings allowed), else 1 (settings) or 2."
+    )]
+    Doctor,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  groundup completions bash > ~/.local/share/bash-completion/completions/groundup\n  groundup completions zsh > ~/.zfunc/_groundup\n  groundup completions fish > ~/.config/fish/completions/groundup.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::aot::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  groundup man > ~/.local/share/man/man1/groundup.1\n  groundup man | man -l -"
+    )]
+    Man,
+}
+
+/// `groundup pki` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Audit every certificate (subject, SANs, expiry, key, chain to the CA)
+    /// and cross-check the API server's SANs, the kubelets' nodes, cluster_dns
+    /// and the encryption key; exits 2 when anything fails.
+    #[command(
+        after_help = "Examples:\n  groundup pki check\n  groundup pki check --json | jq '.problems'\n  groundup --set kubernetes_public_address=k8s.example.test pki check   # offline"
+    )]
+    Check,
 }

@@ -25,10 +25,10 @@ pub fn project_dir() -> PathBuf {
 /// network lookups (no instance metadata).
 fn aws_chain_region() -> Option<String> {
     for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Ok(r) = std::env::var(var) {
-            if !r.trim().is_empty() {
-                return Some(r.trim().to_string());
-            }
+        if let Ok(r) = std::env::var(var)
+            && !r.trim().is_empty()
+        {
+            return Some(r.trim().to_string());
         }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -63,10 +63,10 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
     }
     if let Some(r) = &g.region {
         settings.set_text("region", r, Origin::Flag("--region"))?;
-    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region=")) {
-        if let Some(r) = aws_chain_region() {
-            settings.set_text("region", &r, Origin::AwsConfig)?;
-        }
+    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region="))
+        && let Some(r) = aws_chain_region()
+    {
+        settings.set_text("region", &r, Origin::AwsConfig)?;
     }
     if settings.str("dhcp_domain_name").is_empty() {
         let region = settings.str("region");
@@ -162,6 +162,33 @@ fn on_ctrl_c(host: &Arc<Host>) {
     });
 }
 
+/// Every stdlib module visible to runbooks: the project's `stdlib/*.rhai`,
+/// then the built-in ones it does not override.
+pub fn stdlib_sources() -> Vec<(String, String)> {
+    let dirs = engine::stdlib_dirs(&project_dir());
+    let mut names: Vec<String> = embedded::STDLIB
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for d in &dirs {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "rhai")
+                    && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                    && !names.iter().any(|n| n == stem)
+                {
+                    names.push(stem.to_string());
+                }
+            }
+        }
+    }
+    names
+        .iter()
+        .filter_map(|n| Resolver::find(&dirs, n))
+        .collect()
+}
+
 /// Runs runbooks in order on one host (shared state).
 pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let sources = Arc::new(Sources::default());
@@ -174,7 +201,11 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let host = make_host(g, settings, true)?;
     on_ctrl_c(&host);
     let engine = engine::build(host.clone(), &project_dir(), sources.clone());
-    // Compile everything first: a syntax error anywhere stops before any AWS call.
+    // Compile everything first (runbooks and the stdlib modules they may
+    // import): a syntax error anywhere stops before any AWS call.
+    for (name, text) in stdlib_sources() {
+        engine::compile(&engine, &rhai::Scope::new(), &name, &text, &sources)?;
+    }
     for (name, text) in &books {
         engine::compile(
             &engine,
@@ -201,9 +232,15 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
                 serde_json::to_string_pretty(&json!({"plan": ops})).unwrap_or_default()
             );
         } else {
+            let local = ops.iter().filter(|o| o.operation == "WriteFile").count();
+            let files = if local > 0 {
+                format!("; {local} local file(s) would be written")
+            } else {
+                String::new()
+            };
             println!(
-                "Plan: {} AWS operation(s) would be made (nothing was changed):",
-                ops.len()
+                "Plan: {} AWS operation(s) would be made (nothing was changed){files}:",
+                ops.len() - local
             );
             for (i, op) in ops.iter().enumerate() {
                 let id = if op.id.is_empty() {
@@ -219,6 +256,7 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
     let events = host.events();
     let created = events.iter().filter(|e| e.status == "created").count();
     let reused = events.iter().filter(|e| e.status == "reused").count();
+    let deleted = events.iter().filter(|e| e.status == "deleted").count();
     let st = host.state();
     if g.json {
         let out = json!({
@@ -226,17 +264,14 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
             "region": host.region,
             "created": created,
             "reused": reused,
+            "deleted": deleted,
             "elapsed_ms": host.elapsed().as_millis() as u64,
             "events": events,
             "state": st.all(),
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        eprintln!(
-            "done in {:.2} s: {created} created, {reused} reused (state: {})",
-            host.elapsed().as_secs_f64(),
-            st.path().display()
-        );
+        crate::summary::print(host, &st);
     }
     Ok(())
 }
@@ -314,10 +349,9 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
                     );
                     if p.extension().is_some_and(|x| x == "rhai")
                         && !list.iter().any(|(n, _)| *n == shown)
+                        && let Ok(t) = std::fs::read_to_string(&p)
                     {
-                        if let Ok(t) = std::fs::read_to_string(&p) {
-                            list.push((shown, t));
-                        }
+                        list.push((shown, t));
                     }
                 }
             }
@@ -364,11 +398,11 @@ pub fn cmd_fns(g: &Global, namespace: Option<&str>, definitions: Option<&Path>) 
         .iter()
         .filter(|f| namespace.is_none_or(|ns| f.namespace == ns))
         .collect();
-    if shown.is_empty() {
-        if let Some(ns) = namespace {
-            return Err(Error::usage(format!("no namespace `{ns}`"))
-                .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
-        }
+    if shown.is_empty()
+        && let Some(ns) = namespace
+    {
+        return Err(Error::usage(format!("no namespace `{ns}`"))
+            .with_help(format!("namespaces: {}", crate::api::NAMESPACES.join(", "))));
     }
     if g.json {
         println!(

@@ -75,6 +75,24 @@ impl ModuleResolver for Resolver {
         if path == "cluster" {
             return Ok(self.settings.clone());
         }
+        // Module names are plain names: no paths, so an import can never
+        // read a file outside stdlib/.
+        if path.is_empty()
+            || !path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(EvalAltResult::ErrorInModule(
+                path.to_string(),
+                EvalAltResult::ErrorRuntime(
+                    format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"").into(),
+                    pos,
+                )
+                .into(),
+                pos,
+            )
+            .into());
+        }
         let Some((name, text)) = Self::find(&self.dirs, path) else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into());
         };
@@ -92,7 +110,16 @@ impl ModuleResolver for Resolver {
 /// The stdlib search path for a project directory.
 pub fn stdlib_dirs(project_dir: &Path) -> Vec<PathBuf> {
     let d = project_dir.join("stdlib");
-    if d.is_dir() { vec![d] } else { vec![] }
+    if !d.is_dir() {
+        return vec![];
+    }
+    // Shown relative to the current directory when it is the project's.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if project_dir == cwd {
+        vec![PathBuf::from("stdlib")]
+    } else {
+        vec![d]
+    }
 }
 
 /// Applies the sandbox limits to an engine.

@@ -88,7 +88,7 @@ pub struct Error {
     /// A hint on how to fix it.
     pub help: Option<String>,
     /// Where in a script it happened.
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// Extra lines (e.g. "called from runbooks/x.rhai:3:5").
     pub notes: Vec<String>,
     source_code: Option<Arc<NamedSource<String>>>,
@@ -148,7 +148,7 @@ impl Error {
         self.source_code = Some(Arc::new(
             NamedSource::new(loc.name.clone(), loc.text.to_string()).with_language("rust"),
         ));
-        self.location = Some(loc);
+        self.location = Some(Box::new(loc));
         self
     }
     /// Prefixes the message, e.g. with the script call that failed.
@@ -224,16 +224,17 @@ pub fn render_with(err: &Error, color: bool) -> String {
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(100)
+        .with_wrap_lines(false)
         .with_context_lines(1);
     let mut out = String::new();
     if handler.render_report(&mut out, err).is_err() {
         out = format!("Error: {}\n", err.message);
     }
     // Make the position greppable even where miette draws it differently.
-    if let Some(pos) = err.position() {
-        if !out.contains(&pos) {
-            out.push_str(&format!("  at {pos}\n"));
-        }
+    if let Some(pos) = err.position()
+        && !out.contains(&pos)
+    {
+        out.push_str(&format!("  at {pos}\n"));
     }
     out
 }

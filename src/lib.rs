@@ -7,15 +7,24 @@
 
 pub mod api;
 pub mod aws;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod completions;
+pub mod docgen;
 pub mod docs;
+pub mod doctor;
 pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod init;
+pub mod lifecycle;
 pub mod net;
 pub mod pki;
+pub mod pki_cluster;
 pub mod repl;
 pub mod settings;
 pub mod state;
+pub mod style;
+pub mod summary;

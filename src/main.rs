@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use groundup::cli::{Cli, Command};
+use groundup::cli::{Cli, Command, PkiCommand};
 use groundup::commands;
 use groundup::error::{Error, render_with};
 
@@ -23,21 +23,46 @@ fn run(cli: Cli) -> Result<(), Error> {
             let steps = settings.list("steps");
             commands::run_runbooks(g, &steps).and_then(|h| commands::finish(g, &h))
         }
-        Command::Settings => commands::cmd_settings(g),
+        Command::Settings { markdown: false } => commands::cmd_settings(g),
+        Command::Settings { markdown: true } => groundup::docgen::cmd_settings_markdown(g),
         Command::Check { files } => commands::cmd_check(g, files),
+        Command::Pki {
+            command: PkiCommand::Check,
+        } => groundup::pki_cluster::cmd_check(g),
+        Command::Fns {
+            namespace,
+            markdown: true,
+            ..
+        } => groundup::docgen::cmd_api_markdown(g, namespace.as_deref()),
         Command::Fns {
             namespace,
             definitions,
+            ..
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
+        Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
+        Command::Runbooks => groundup::catalog::cmd_runbooks(g),
+        Command::Doctor => groundup::doctor::cmd_doctor(g),
+        Command::Completions { shell } => groundup::completions::cmd_completions(*shell),
+        Command::Man => groundup::completions::cmd_man(),
+        Command::Down { yes, purge } => groundup::lifecycle::cmd_down(g, *yes, *purge),
+        Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
         Command::Repl => groundup::repl::cmd_repl(g),
-        Command::Down { .. } | Command::Status { .. } => Err(Error::usage(
-            "this command is not available in this build yet",
-        )),
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap would exit 2 on a bad command line; groundup documents 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -363,10 +363,11 @@ impl Settings {
         }
         // Every *_cidr setting must be a valid IPv4 block.
         for s in &self.items {
-            if s.key.ends_with("_cidr") && s.value.is_string() {
-                if let Err(e) = cidr::parse(&s.value.to_string()) {
-                    return Err(self.bad(&s.key, e));
-                }
+            if s.key.ends_with("_cidr")
+                && s.value.is_string()
+                && let Err(e) = cidr::parse(&s.value.to_string())
+            {
+                return Err(self.bad(&s.key, e));
             }
         }
         if has("vpc_cidr") {
@@ -435,17 +436,17 @@ impl Settings {
         }
         if has("workers") && has("subnet_cidr") {
             let w = self.int("workers");
-            if let Ok((_, last)) = cidr::aws_usable_hosts(&self.str("subnet_cidr")) {
-                if 20 + w - 1 > last {
-                    return Err(self.bad(
-                        "workers",
-                        format!(
-                            "workers use host addresses from 20 up; subnet {} has room for {} workers",
-                            self.str("subnet_cidr"),
-                            (last - 20 + 1).max(0)
-                        ),
-                    ));
-                }
+            if let Ok((_, last)) = cidr::aws_usable_hosts(&self.str("subnet_cidr"))
+                && 20 + w - 1 > last
+            {
+                return Err(self.bad(
+                    "workers",
+                    format!(
+                        "workers use host addresses from 20 up; subnet {} has room for {} workers",
+                        self.str("subnet_cidr"),
+                        (last - 20 + 1).max(0)
+                    ),
+                ));
             }
             if has("pod_cidr") && has("pod_cidr_prefix") {
                 let base =
@@ -505,11 +506,10 @@ impl Settings {
         }
         if has("image_id") {
             let id = self.str("image_id");
-            if !id.is_empty()
-                && !(id.starts_with("ami-")
-                    && id.len() > 4
-                    && id[4..].chars().all(|c| c.is_ascii_hexdigit()))
-            {
+            let is_ami = id
+                .strip_prefix("ami-")
+                .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()));
+            if !id.is_empty() && !is_ami {
                 return Err(self.bad(
                     "image_id",
                     "an AMI id looks like ami-0abc1234 (or leave it empty to look one up)",

@@ -74,4 +74,12 @@ pub mod cidr_api {
     pub fn hostname(ctx: NativeCallContext, ip: &str) -> Result<String, Box<EvalAltResult>> {
         cidr::ec2_hostname(ip).map_err(|e| bad_arg(&ctx, "cidr::hostname", e))
     }
+
+    /// The prefix length of a block (`"172.20.0.0/16"` → 16).
+    #[rhai_fn(return_raw)]
+    pub fn prefix(ctx: NativeCallContext, block: &str) -> Result<i64, Box<EvalAltResult>> {
+        cidr::parse(block)
+            .map(|n| n.prefix_len() as i64)
+            .map_err(|e| bad_arg(&ctx, "cidr::prefix", e))
+    }
 }

@@ -79,11 +79,77 @@ pub fn parse_rules(call: &str, rules: Array) -> Result<Vec<IngressRule>, String>
         .collect()
 }
 
+/// Reads one node map: `#{ name: "master-0", role: "master", index: 0,
+/// private_ip: "172.31.0.10", user_data: "name=master-0", pod_cidr: "" }`.
+pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec, String> {
+    let Some(m) = d.try_cast::<Map>() else {
+        return Err(format!(
+            "nodes[{i}] must be a map like #{{ name: \"master-0\", role: \"master\", index: 0, private_ip: \"172.31.0.10\", user_data: \"name=master-0\" }}"
+        ));
+    };
+    for k in m.keys() {
+        if ![
+            "name",
+            "role",
+            "index",
+            "private_ip",
+            "user_data",
+            "pod_cidr",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(format!(
+                "nodes[{i}]: unknown field `{k}` (fields: name, role, index, private_ip, user_data, pod_cidr)"
+            ));
+        }
+    }
+    let text = |k: &str| -> Result<String, String> {
+        m.get(k)
+            .map(|v| v.to_string())
+            .ok_or_else(|| format!("nodes[{i}]: `{k}` is required"))
+    };
+    let name = text("name")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!(
+            "nodes[{i}].name `{name}` must be letters, digits and hyphens"
+        ));
+    }
+    let ip = text("private_ip")?;
+    cidr::parse_ip(&ip).map_err(|e| format!("nodes[{i}].private_ip: {e}"))?;
+    let index = m
+        .get("index")
+        .map(|v| {
+            v.as_int()
+                .map_err(|t| format!("nodes[{i}].index must be an integer, got {t}"))
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let pod_cidr = m.get("pod_cidr").map(|v| v.to_string()).unwrap_or_default();
+    if !pod_cidr.is_empty() {
+        cidr::parse(&pod_cidr).map_err(|e| format!("nodes[{i}].pod_cidr: {e}"))?;
+    }
+    let user_data = m
+        .get("user_data")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if user_data.len() > 16 * 1024 {
+        return Err(format!("nodes[{i}].user_data is over AWS's 16 KB limit"));
+    }
+    Ok(crate::aws::compute::NodeSpec {
+        name,
+        role: text("role")?,
+        index,
+        private_ip: ip,
+        user_data,
+        pod_cidr,
+    })
+}
+
 #[export_module]
 pub mod ec2_api {
-    use crate::api::{bad_arg, fail, host};
-    use crate::aws::network;
+    use crate::api::{bad_arg, fail, host, strings};
     use crate::aws::types::*;
+    use crate::aws::{compute, network};
     use crate::net::cidr;
 
     /// Finds or creates the cluster's VPC with this CIDR block, tagged
@@ -198,5 +264,249 @@ pub mod ec2_api {
             &rules,
         ))
         .map_err(|e| fail(&ctx, e))
+    }
+
+    /// The newest image owned by `owner` (Canonical: "099720109477") whose
+    /// name matches the first of `patterns` that matches anything (`*` is a
+    /// wildcard), x86_64 with an EBS root — one DescribeImages call. Fails
+    /// naming the owner and every pattern tried when nothing matches.
+    #[rhai_fn(return_raw)]
+    pub fn find_image(
+        ctx: NativeCallContext,
+        owner: &str,
+        patterns: Array,
+    ) -> Result<Image, Box<EvalAltResult>> {
+        const CALL: &str = "ec2::find_image";
+        let patterns = strings(&ctx, CALL, "patterns", patterns)?;
+        if patterns.is_empty() {
+            return Err(bad_arg(&ctx, CALL, "give at least one image name pattern"));
+        }
+        let h = host(&ctx)?;
+        h.block_on(compute::find_image(&h, owner, &patterns))
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// A pinned image by its AMI ID (`ami-…`); fails clearly if it does not
+    /// exist in the region.
+    #[rhai_fn(return_raw)]
+    pub fn get_image(ctx: NativeCallContext, image_id: &str) -> Result<Image, Box<EvalAltResult>> {
+        const CALL: &str = "ec2::get_image";
+        if !image_id.starts_with("ami-") {
+            return Err(bad_arg(
+                &ctx,
+                CALL,
+                format!("`{image_id}` is not an AMI id (ami-…)"),
+            ));
+        }
+        let h = host(&ctx)?;
+        h.block_on(compute::get_image(&h, image_id))
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Finds or creates the SSH key pair `name`. Its private key is written
+    /// once to `<state-dir>/<cluster>/ssh/<name>.id_rsa` (mode 0400) and is
+    /// never printed or overwritten. If only the file exists its public key
+    /// is imported; if only AWS has the key pair, this fails with the ways out.
+    #[rhai_fn(return_raw)]
+    pub fn create_key_pair(
+        ctx: NativeCallContext,
+        name: &str,
+    ) -> Result<KeyPair, Box<EvalAltResult>> {
+        const CALL: &str = "ec2::create_key_pair";
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(bad_arg(
+                &ctx,
+                CALL,
+                format!("`{name}` is not a key pair name (letters, digits, - _ .)"),
+            ));
+        }
+        let h = host(&ctx)?;
+        h.block_on(compute::ensure_key_pair(&h, name))
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Launches every node in `nodes` that does not exist yet — with bounded
+    /// concurrency (setting `launch_concurrency`), tags at launch
+    /// (`Name=<cluster>-<name>`, `groundup:cluster`, `groundup:role`,
+    /// `groundup:node`), a public IP, and source/destination checks off —
+    /// and records each in state. Existing nodes (found by tag) are reused.
+    /// `nodes`: maps `#{ name, role, index, private_ip, user_data, pod_cidr }`;
+    /// `placement`: `#{ subnet_id, security_group_id, key_name, image_id, instance_type }`.
+    #[rhai_fn(return_raw)]
+    pub fn launch_nodes(
+        ctx: NativeCallContext,
+        nodes: Array,
+        placement: Map,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        const CALL: &str = "ec2::launch_nodes";
+        let mut specs = Vec::with_capacity(nodes.len());
+        for (i, d) in nodes.into_iter().enumerate() {
+            specs.push(super::parse_node(i, d).map_err(|e| bad_arg(&ctx, CALL, e))?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &specs {
+            if !seen.insert(s.name.clone()) || !seen.insert(format!("ip:{}", s.private_ip)) {
+                return Err(bad_arg(
+                    &ctx,
+                    CALL,
+                    format!("node {} repeats a name or private IP", s.name),
+                ));
+            }
+        }
+        let get = |k: &str| -> Result<String, Box<EvalAltResult>> {
+            match placement.get(k) {
+                Some(v) if !v.is_unit() && !v.to_string().is_empty() => Ok(v.to_string()),
+                _ => Err(bad_arg(
+                    &ctx,
+                    CALL,
+                    format!(
+                        "placement.{k} is missing (did network.rhai run? see `groundup status`)"
+                    ),
+                )),
+            }
+        };
+        let h = host(&ctx)?;
+        let place = compute::Placement {
+            subnet_id: get("subnet_id")?,
+            security_group_id: get("security_group_id")?,
+            key_name: get("key_name")?,
+            image_id: get("image_id")?,
+            instance_type: get("instance_type")?,
+            concurrency: h.settings.int("launch_concurrency").clamp(1, 64) as usize,
+        };
+        h.block_on(compute::launch_nodes(&h, &specs, &place))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Waits until every node is `running` (one DescribeInstances call per
+    /// poll for all of them), then returns them with their public IPs and
+    /// host names, recorded in state. Fails after `timeout_secs` naming the
+    /// nodes still pending.
+    #[rhai_fn(return_raw)]
+    pub fn wait_running(
+        ctx: NativeCallContext,
+        nodes: Array,
+        timeout_secs: i64,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        const CALL: &str = "ec2::wait_running";
+        let mut list = Vec::new();
+        for (i, d) in nodes.into_iter().enumerate() {
+            match d.try_cast::<Instance>() {
+                Some(n) => list.push(n),
+                None => {
+                    return Err(bad_arg(
+                        &ctx,
+                        CALL,
+                        format!(
+                            "nodes[{i}] is not an Instance (use what ec2::launch_nodes returned)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if timeout_secs <= 0 {
+            return Err(bad_arg(&ctx, CALL, "timeout_secs must be positive"));
+        }
+        let h = host(&ctx)?;
+        h.block_on(compute::wait_running(
+            &h,
+            &list,
+            std::time::Duration::from_secs(timeout_secs as u64),
+        ))
+        .map(|v| v.into_iter().map(Dynamic::from).collect())
+        .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Terminates every node of the cluster (found by tag and by state) and
+    /// waits until they are terminated. Returns the instance IDs.
+    #[rhai_fn(return_raw)]
+    pub fn terminate_nodes(
+        ctx: NativeCallContext,
+        timeout_secs: i64,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        let t = std::time::Duration::from_secs(timeout_secs.max(1) as u64);
+        h.block_on(crate::aws::teardown::terminate_nodes(&h, t))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the key pair `name` in AWS (the local private key file is
+    /// kept; `groundup down --purge` removes it). False if it was already gone.
+    #[rhai_fn(return_raw)]
+    pub fn delete_key_pair(ctx: NativeCallContext, name: &str) -> Result<bool, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_key_pair(&h, name))
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's security groups (retrying while they are still
+    /// in use). Returns the deleted IDs.
+    #[rhai_fn(return_raw)]
+    pub fn delete_security_groups(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_security_groups(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Disassociates and deletes the cluster's route tables.
+    #[rhai_fn(return_raw)]
+    pub fn delete_route_tables(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_route_tables(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Detaches and deletes the cluster's internet gateways.
+    #[rhai_fn(return_raw)]
+    pub fn delete_internet_gateways(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_internet_gateways(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's subnets.
+    #[rhai_fn(return_raw)]
+    pub fn delete_subnets(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_subnets(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's VPC (after everything inside it).
+    #[rhai_fn(return_raw)]
+    pub fn delete_vpcs(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_vpcs(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the cluster's DHCP options (after the VPC that used them).
+    #[rhai_fn(return_raw)]
+    pub fn delete_dhcp_options(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_dhcp_options(&h))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Everything of the cluster still in AWS, one `kind id` string each
+    /// (empty when the cluster is gone).
+    #[rhai_fn(return_raw)]
+    pub fn leftovers(ctx: NativeCallContext, name: &str) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::leftovers(&h, name))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
     }
 }

@@ -78,4 +78,43 @@ pub mod elb_api {
         ))
         .map_err(|e| fail(&ctx, e))
     }
+
+    /// Deletes the listeners of the load balancer `name` (found by name and
+    /// by state). Returns the deleted ARNs.
+    #[rhai_fn(return_raw)]
+    pub fn delete_listeners(
+        ctx: NativeCallContext,
+        name: &str,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_listeners(&h, name))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the target group `name` (retrying while a listener still uses it).
+    #[rhai_fn(return_raw)]
+    pub fn delete_target_group(
+        ctx: NativeCallContext,
+        name: &str,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        h.block_on(crate::aws::teardown::delete_target_group(&h, name))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Deletes the load balancer `name` and waits until it is gone.
+    #[rhai_fn(return_raw)]
+    pub fn delete_load_balancer(
+        ctx: NativeCallContext,
+        name: &str,
+        timeout_secs: i64,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let h = host(&ctx)?;
+        let t = std::time::Duration::from_secs(timeout_secs.max(1) as u64);
+        h.block_on(crate::aws::teardown::delete_load_balancer(&h, name, t))
+            .map(|v| v.into_iter().map(Dynamic::from).collect())
+            .map_err(|e| fail(&ctx, e))
+    }
 }

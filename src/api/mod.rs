@@ -6,6 +6,7 @@ pub mod cidr;
 pub mod core;
 pub mod ec2;
 pub mod elb;
+pub mod pki;
 pub mod state;
 
 use std::sync::Arc;
@@ -30,7 +31,11 @@ pub fn register_all(engine: &mut Engine) {
         .build_type::<Listener>()
         .build_type::<Image>()
         .build_type::<KeyPair>()
-        .build_type::<Instance>();
+        .build_type::<Instance>()
+        .build_type::<pki::Cert>()
+        .build_type::<pki::PrivateKey>()
+        .build_type::<pki::Kubeconfig>()
+        .build_type::<pki::EncryptionConfig>();
     engine.register_type_with_name::<Error>("Error");
     engine.register_fn("to_string", |e: &mut Error| e.message.clone());
     engine.register_global_module(rhai::exported_module!(core::core_api).into());
@@ -38,10 +43,11 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_static_module("state", rhai::exported_module!(state::state_api).into());
     engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
     engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
+    engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
 }
 
 /// The namespaces scripts can use (for help and completion).
-pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb"];
+pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb", "pki"];
 
 /// The host behind a call.
 pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {

@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod network;
+pub mod teardown;
 pub mod types;
 
 use std::time::Duration;
@@ -132,6 +133,35 @@ fn no_credentials(why: &str) -> Error {
     Error::new(Kind::Aws, format!("no AWS credentials found: {why}")).with_help(
         "set AWS_PROFILE (see `aws configure`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for a local emulator use dummy keys with --endpoint; or try `--plan`, which needs no AWS at all",
     )
+}
+
+/// Runs a call on a resource that was just created, retrying while AWS
+/// answers `*.NotFound` (eventual consistency: a new ID can take a moment to
+/// be visible to other calls). Gives up after about 15 s.
+pub async fn eventually<T, E, R, F, Fut>(call: &str, operation: &str, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut delay = Duration::from_millis(200);
+    let start = std::time::Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let not_found = code_of(&e)
+                    .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"));
+                if not_found && start.elapsed() < Duration::from_secs(15) {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+                return Err(aws_error(call, operation, e));
+            }
+        }
+    }
 }
 
 /// The error code of an SDK error, if AWS sent one.

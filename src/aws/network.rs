@@ -35,13 +35,15 @@ pub fn tag_spec(host: &Host, rt: ResourceType, name: &str) -> TagSpecification {
 /// Tags a resource with the standard tags (CreateTags), for endpoints that
 /// ignore tags at creation.
 pub async fn tag_resource(host: &Host, call: &str, id: &str, name: &str) -> Result<()> {
-    let mut req = host.aws().await?.ec2.create_tags().resources(id);
-    for (k, v) in host.tags(name) {
-        req = req.tags(Tag::builder().key(k).value(v).build());
-    }
-    req.send()
-        .await
-        .map_err(|e| aws_error(call, "CreateTags", e))?;
+    let ec2 = &host.aws().await?.ec2;
+    super::eventually(call, "CreateTags", || {
+        let mut req = ec2.create_tags().resources(id);
+        for (k, v) in host.tags(name) {
+            req = req.tags(Tag::builder().key(k).value(v).build());
+        }
+        req.send()
+    })
+    .await?;
     Ok(())
 }
 
@@ -166,6 +168,7 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
             "vpc",
             json!({"CidrBlock": cidr, "Tags": tags_json(host, &name)}),
         );
+        host.remember("vpc_id", &id)?;
         (id, String::new())
     } else {
         let ec2 = &host.aws().await?.ec2;
@@ -215,16 +218,17 @@ async fn set_dns(host: &Host, vpc_id: &str, support: bool, hostnames: bool) -> R
         return Ok(());
     }
     let ec2 = &host.aws().await?.ec2;
-    let mut req = ec2.modify_vpc_attribute().vpc_id(vpc_id);
-    if support {
-        req = req.enable_dns_support(on.clone());
-    }
-    if hostnames {
-        req = req.enable_dns_hostnames(on);
-    }
-    req.send()
-        .await
-        .map_err(|e| aws_error(CALL, "ModifyVpcAttribute", e))?;
+    super::eventually(CALL, "ModifyVpcAttribute", || {
+        let mut req = ec2.modify_vpc_attribute().vpc_id(vpc_id);
+        if support {
+            req = req.enable_dns_support(on.clone());
+        }
+        if hostnames {
+            req = req.enable_dns_hostnames(on.clone());
+        }
+        req.send()
+    })
+    .await?;
     Ok(())
 }
 
@@ -332,15 +336,14 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
                 json!({"DhcpOptionsId": id, "VpcId": vpc.id}),
             );
         } else {
-            host.aws()
-                .await?
-                .ec2
-                .associate_dhcp_options()
-                .dhcp_options_id(&id)
-                .vpc_id(&vpc.id)
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "AssociateDhcpOptions", e))?;
+            let ec2 = &host.aws().await?.ec2;
+            super::eventually(CALL, "AssociateDhcpOptions", || {
+                ec2.associate_dhcp_options()
+                    .dhcp_options_id(&id)
+                    .vpc_id(&vpc.id)
+                    .send()
+            })
+            .await?;
         }
     }
     host.event("dhcp-options", &id, status);
@@ -388,6 +391,7 @@ pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet>
             "subnet",
             json!({"VpcId": vpc.id, "CidrBlock": cidr, "Tags": tags_json(host, &name)}),
         );
+        host.remember("subnet_id", &id)?;
         host.event("subnet", &id, PLANNED);
         return Ok(Subnet {
             id,
@@ -498,15 +502,14 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
                 json!({"InternetGatewayId": id, "VpcId": vpc.id}),
             );
         } else {
-            host.aws()
-                .await?
-                .ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(&id)
-                .vpc_id(&vpc.id)
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "AttachInternetGateway", e))?;
+            let ec2 = &host.aws().await?.ec2;
+            super::eventually(CALL, "AttachInternetGateway", || {
+                ec2.attach_internet_gateway()
+                    .internet_gateway_id(&id)
+                    .vpc_id(&vpc.id)
+                    .send()
+            })
+            .await?;
         }
     }
     host.event("internet-gateway", &id, status);
@@ -596,15 +599,14 @@ pub async fn ensure_route_table(
                 json!({"RouteTableId": id, "SubnetId": subnet.id}),
             );
         } else {
-            host.aws()
-                .await?
-                .ec2
-                .associate_route_table()
-                .route_table_id(&id)
-                .subnet_id(&subnet.id)
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "AssociateRouteTable", e))?;
+            let ec2 = &host.aws().await?.ec2;
+            super::eventually(CALL, "AssociateRouteTable", || {
+                ec2.associate_route_table()
+                    .route_table_id(&id)
+                    .subnet_id(&subnet.id)
+                    .send()
+            })
+            .await?;
         }
     }
     if !routed {
@@ -615,16 +617,15 @@ pub async fn ensure_route_table(
                 json!({"RouteTableId": id, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw.id}),
             );
         } else {
-            host.aws()
-                .await?
-                .ec2
-                .create_route()
-                .route_table_id(&id)
-                .destination_cidr_block("0.0.0.0/0")
-                .gateway_id(&igw.id)
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateRoute", e))?;
+            let ec2 = &host.aws().await?.ec2;
+            super::eventually(CALL, "CreateRoute", || {
+                ec2.create_route()
+                    .route_table_id(&id)
+                    .destination_cidr_block("0.0.0.0/0")
+                    .gateway_id(&igw.id)
+                    .send()
+            })
+            .await?;
         }
     }
     host.event("route-table", &id, status);
@@ -754,18 +755,15 @@ pub async fn ensure_security_group(
                 json!({"GroupId": id, "IpPermissions": list}),
             );
         } else {
-            let mut req = host
-                .aws()
-                .await?
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(&id);
-            for r in &missing {
-                req = req.ip_permissions(permission(r));
-            }
-            req.send()
-                .await
-                .map_err(|e| aws_error(CALL, "AuthorizeSecurityGroupIngress", e))?;
+            let ec2 = &host.aws().await?.ec2;
+            super::eventually(CALL, "AuthorizeSecurityGroupIngress", || {
+                let mut req = ec2.authorize_security_group_ingress().group_id(&id);
+                for r in &missing {
+                    req = req.ip_permissions(permission(r));
+                }
+                req.send()
+            })
+            .await?;
         }
     }
     if !extra.is_empty() {
@@ -853,6 +851,7 @@ pub async fn ensure_load_balancer(
             json!({"Name": name, "Subnets": [subnet.id], "Scheme": "internet-facing", "Type": "network",
                    "Tags": tags_json(host, name)}),
         );
+        host.remember("load_balancer_arn", &arn)?;
         host.event("load-balancer", &arn, PLANNED);
         return Ok(LoadBalancer {
             arn,
@@ -1080,6 +1079,7 @@ pub async fn ensure_listener(
             json!({"LoadBalancerArn": lb.arn, "Protocol": "TCP", "Port": port,
                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": tg.arn}]}),
         );
+        host.remember("listener_arn", &arn)?;
         host.event("listener", &arn, PLANNED);
         return Ok(Listener {
             arn,

@@ -58,7 +58,7 @@ fn script_errors_show_file_line_col_and_the_source_line() {
     let run = p.run(&["--plan", "run", "bad.rhai"]).expect_code(2);
     assert_eq!(
         run.stderr.trim_end(),
-        "groundup::script\n\n  × cidr::host: host number 300 is outside 172.31.0.0/24, which has 256 addresses (0..255 or\n  │ -256..-1)\n   ╭─[bad.rhai:2:15]\n 1 │ let a = 1;\n 2 │ let b = cidr::host(\"172.31.0.0/24\", 300);\n   ·               ┬\n   ·               ╰── here\n   ╰────"
+        "groundup::script\n\n  × cidr::host: host number 300 is outside 172.31.0.0/24, which has 256 addresses (0..255 or -256..-1)\n   ╭─[bad.rhai:2:15]\n 1 │ let a = 1;\n 2 │ let b = cidr::host(\"172.31.0.0/24\", 300);\n   ·               ┬\n   ·               ╰── here\n   ╰────"
     );
     std::fs::write(p.path().join("syntax.rhai"), "let x = ;\n").unwrap();
     let run = p.run(&["--plan", "run", "syntax.rhai"]).expect_code(2);
@@ -99,7 +99,19 @@ fn missing_runbook_is_a_usage_error() {
 fn help_has_examples() {
     let p = Project::new();
     for sub in [
-        "run", "up", "down", "status", "repl", "fns", "settings", "check",
+        "run",
+        "up",
+        "down",
+        "status",
+        "repl",
+        "fns",
+        "settings",
+        "check",
+        "init",
+        "runbooks",
+        "doctor",
+        "completions",
+        "man",
     ] {
         let run = p.run(&[sub, "--help"]).ok();
         assert!(

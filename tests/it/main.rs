@@ -8,7 +8,18 @@
 mod peers;
 mod support;
 
+mod bad_input;
 mod cli;
 mod compile;
+mod compute;
+mod docs;
+mod doctor;
+mod init;
+mod lifecycle;
 mod network;
+mod output;
+mod pki;
+mod proxy;
+mod quickstart;
+mod reliability;
 mod repl;

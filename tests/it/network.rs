@@ -370,7 +370,7 @@ fn bad_set_is_rejected_before_any_aws_request() {
         .expect_code(1);
     assert_eq!(
         run.stderr.trim_end(),
-        "groundup::setting\n\n  × setting `vpc_cidr` = `300.1.0.0/16` (--set): `300.1.0.0/16` is not a CIDR block (expected\n  │ a.b.c.d/n with each part 0-255 and n 0-32)"
+        "groundup::setting\n\n  × setting `vpc_cidr` = `300.1.0.0/16` (--set): `300.1.0.0/16` is not a CIDR block (expected a.b.c.d/n with each part 0-255 and n 0-32)"
     );
     for bad in [
         "subnet_cidr=10.9.0.0/24",

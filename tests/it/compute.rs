@@ -1,0 +1,440 @@
+//! `runbooks/compute.rhai` against moto: the six nodes, their addresses,
+//! user data, tags and source/dest checks, the key pair's four cases,
+//! image lookup, idempotency and scaling.
+
+use std::os::unix::fs::PermissionsExt;
+
+use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+use base64::Engine as _;
+
+use crate::support::{Moto, Project, Run, Sdk};
+
+/// Live instances of a cluster: (node tag, private ip, instance id).
+fn live_nodes(sdk: &Sdk, cluster: &str) -> Vec<(String, String, String)> {
+    sdk.block(async {
+        let out = sdk
+            .ec2
+            .describe_instances()
+            .filters(Sdk::cluster(cluster))
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut v = Vec::new();
+        for r in out.reservations() {
+            for i in r.instances() {
+                let node = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("groundup:node"))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default();
+                v.push((
+                    node.to_string(),
+                    i.private_ip_address().unwrap_or_default().to_string(),
+                    i.instance_id().unwrap().to_string(),
+                ));
+            }
+        }
+        v.sort();
+        v
+    })
+}
+
+fn up(p: &Project, moto: &Moto, extra: &[&str]) -> Run {
+    let mut args = extra.to_vec();
+    args.extend(["run", "network", "compute"]);
+    p.run_on(moto, &args)
+}
+
+#[test]
+fn six_nodes_with_the_lessons_layout() {
+    let moto = Moto::start();
+    let p = Project::new();
+    let run = up(&p, &moto, &[]).ok();
+    let sdk = Sdk::new(&moto);
+    let nodes = live_nodes(&sdk, "k8s-cluster");
+    let names: Vec<(&str, &str)> = nodes
+        .iter()
+        .map(|(n, ip, _)| (n.as_str(), ip.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("master-0", "172.31.0.10"),
+            ("master-1", "172.31.0.11"),
+            ("master-2", "172.31.0.12"),
+            ("worker-0", "172.31.0.20"),
+            ("worker-1", "172.31.0.21"),
+            ("worker-2", "172.31.0.22"),
+        ]
+    );
+    let st = p.state("k8s-cluster");
+    let sg = st["security_group_id"].as_str().unwrap().to_string();
+    let subnet = st["subnet_id"].as_str().unwrap().to_string();
+    sdk.block(async {
+        for (node, ip, id) in &nodes {
+            // user data, decoded
+            let ud = sdk
+                .ec2
+                .describe_instance_attribute()
+                .instance_id(id)
+                .attribute(InstanceAttributeName::UserData)
+                .send()
+                .await
+                .unwrap();
+            let raw = ud.user_data().and_then(|v| v.value()).unwrap();
+            let text = String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(raw)
+                    .unwrap(),
+            )
+            .unwrap();
+            let want = if let Some(i) = node.strip_prefix("worker-") {
+                format!("name={node}|pod-cidr=172.20.{i}.0/24")
+            } else {
+                format!("name={node}")
+            };
+            assert_eq!(text, want);
+            // source/dest check off
+            let sd = sdk
+                .ec2
+                .describe_instance_attribute()
+                .instance_id(id)
+                .attribute(InstanceAttributeName::SourceDestCheck)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                sd.source_dest_check().and_then(|v| v.value()),
+                Some(false),
+                "{node}"
+            );
+            // tags, type, key, subnet, SG (moto keeps the SG on the interface), public IP
+            let d = sdk
+                .ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .unwrap();
+            let i = &d.reservations()[0].instances()[0];
+            let tag = |k: &str| {
+                i.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(k))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            assert_eq!(tag("Name"), format!("k8s-cluster-{node}"));
+            assert_eq!(tag("groundup:cluster"), "k8s-cluster");
+            assert_eq!(
+                tag("groundup:role"),
+                if node.starts_with("master") {
+                    "master"
+                } else {
+                    "worker"
+                }
+            );
+            assert_eq!(i.instance_type().map(|t| t.as_str()), Some("t2.micro"));
+            assert_eq!(i.key_name(), Some("k8s-cluster"));
+            assert_eq!(i.subnet_id(), Some(subnet.as_str()));
+            assert_eq!(
+                i.image_id(),
+                Some("ami-785db401"),
+                "moto's xenial image (jammy and focal do not exist there)"
+            );
+            let eni_sgs: Vec<&str> = i.network_interfaces()[0]
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .collect();
+            assert_eq!(eni_sgs, vec![sg.as_str()]);
+            assert!(i.public_ip_address().is_some(), "{node} has a public IP");
+            // state
+            let s = &st["nodes"][node.as_str()];
+            assert_eq!(s["instance_id"], id.as_str());
+            assert_eq!(s["private_ip"], ip.as_str());
+            assert_eq!(s["public_ip"], i.public_ip_address().unwrap());
+            assert_eq!(s["hostname"], format!("ip-{}", ip.replace('.', "-")));
+        }
+    });
+    // the key file: 0400, an RSA private key, never printed
+    let key = p.state_dir().join("k8s-cluster/ssh/k8s-cluster.id_rsa");
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o400);
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(pem.contains("PRIVATE KEY-----"), "{pem:.40}");
+    assert!(!run.stdout.contains("PRIVATE KEY") && !run.stderr.contains("PRIVATE KEY"));
+    // the node table
+    assert!(
+        run.stdout
+            .contains("NAME        ROLE     PRIVATE IP      PUBLIC IP        INSTANCE"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("worker-2    worker   172.31.0.22"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn rerun_keeps_six_and_scaling_adds_exactly_two() {
+    let moto = Moto::start();
+    let p = Project::new();
+    up(&p, &moto, &[]).ok();
+    let sdk = Sdk::new(&moto);
+    let first = live_nodes(&sdk, "k8s-cluster");
+    up(&p, &moto, &[]).ok();
+    assert_eq!(
+        live_nodes(&sdk, "k8s-cluster"),
+        first,
+        "a re-run launches nothing"
+    );
+    let run = p
+        .run_on(&moto, &["--json", "--set", "workers=5", "run", "compute"])
+        .ok();
+    let created = run.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "instance" && e["status"] == "created")
+        .count();
+    assert_eq!(created, 2);
+    let after = live_nodes(&sdk, "k8s-cluster");
+    assert_eq!(after.len(), 8);
+    for n in &first {
+        assert!(after.contains(n), "{n:?} kept");
+    }
+    assert!(
+        after
+            .iter()
+            .any(|(n, ip, _)| n == "worker-4" && ip == "172.31.0.24")
+    );
+}
+
+#[test]
+fn image_lookup_pinning_and_no_match() {
+    let moto = Moto::start();
+    let p = Project::new();
+    p.run_on(&moto, &["run", "network"]).ok();
+    // no match: a clear error naming the owner and every pattern; nothing launched
+    let run = p
+        .run_on(
+            &moto,
+            &[
+                "--set",
+                "image_names=ubuntu/images/*/nothing-*,other-*",
+                "run",
+                "compute",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        run.err_flat().contains("ec2::find_image: no image owned by 099720109477 (x86_64, EBS) in us-east-2 matches any of: ubuntu/images/*/nothing-*, other-*"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[<builtin>/runbooks/compute.rhai:"),
+        "{}",
+        run.stderr
+    );
+    let sdk = Sdk::new(&moto);
+    assert!(live_nodes(&sdk, "k8s-cluster").is_empty());
+    // a pinned image that does not exist: error before any launch
+    let run = p
+        .run_on(
+            &moto,
+            &["--set", "image_id=ami-00000000deadbeef", "run", "compute"],
+        )
+        .expect_code(2);
+    assert!(
+        run.err_flat().contains("ami-00000000deadbeef"),
+        "{}",
+        run.stderr
+    );
+    assert!(live_nodes(&sdk, "k8s-cluster").is_empty());
+    // a pinned image that exists (moto's trusty image) is used as is
+    let trusty = sdk.block(async {
+        let out = sdk
+            .ec2
+            .describe_images()
+            .owners("099720109477")
+            .send()
+            .await
+            .unwrap();
+        out.images()
+            .iter()
+            .find(|i| i.name().unwrap_or_default().contains("trusty"))
+            .and_then(|i| i.image_id())
+            .unwrap()
+            .to_string()
+    });
+    p.run_on(
+        &moto,
+        &[
+            "--set",
+            &format!("image_id={trusty}"),
+            "--set",
+            "workers=1",
+            "--set",
+            "masters=1",
+            "run",
+            "compute",
+        ],
+    )
+    .ok();
+    let images: Vec<String> = sdk.block(async {
+        let out = sdk
+            .ec2
+            .describe_instances()
+            .filters(Sdk::cluster("k8s-cluster"))
+            .send()
+            .await
+            .unwrap();
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| i.image_id().unwrap().to_string())
+            .collect()
+    });
+    assert_eq!(images, vec![trusty.clone(), trusty]);
+}
+
+#[test]
+fn key_pair_four_cases() {
+    let moto = Moto::start();
+    let p = Project::new();
+    let key = p.state_dir().join("k8s-cluster/ssh/k8s-cluster.id_rsa");
+    let small = ["--set", "masters=1", "--set", "workers=0"];
+    // neither exists: created
+    let mut args = small.to_vec();
+    args.extend(["--json", "run", "network", "compute"]);
+    let j = p.run_on(&moto, &args).ok().json();
+    assert!(
+        j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "key-pair" && e["status"] == "created")
+    );
+    let pem = std::fs::read_to_string(&key).unwrap();
+    // both exist: reused, file untouched
+    let mut args = small.to_vec();
+    args.extend(["--json", "run", "compute"]);
+    let j = p.run_on(&moto, &args).ok().json();
+    assert!(
+        j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "key-pair" && e["status"] == "reused")
+    );
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
+    // only the file exists: its public key is imported
+    let sdk = Sdk::new(&moto);
+    sdk.block(sdk.ec2.delete_key_pair().key_name("k8s-cluster").send())
+        .unwrap();
+    let j = p.run_on(&moto, &args).ok().json();
+    assert!(
+        j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "key-pair" && e["status"] == "imported"),
+        "{j}"
+    );
+    let n = sdk
+        .block(sdk.ec2.describe_key_pairs().key_names("k8s-cluster").send())
+        .unwrap()
+        .key_pairs()
+        .len();
+    assert_eq!(n, 1);
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        pem,
+        "the file is never rewritten"
+    );
+    // only AWS has it: a clear error with the ways out, nothing overwritten
+    let mut perms = std::fs::metadata(&key).unwrap().permissions();
+    perms.set_mode(0o600);
+    std::fs::set_permissions(&key, perms).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let mut args = small.to_vec();
+    args.extend(["run", "compute"]);
+    let run = p.run_on(&moto, &args).expect_code(2);
+    let flat = run.err_flat();
+    assert!(
+        flat.contains("key pair `k8s-cluster` exists in AWS but its private key file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        flat.contains("AWS hands out a private key only once"),
+        "{}",
+        run.stderr
+    );
+    assert!(!key.exists());
+}
+
+#[test]
+fn plan_lists_every_launch_without_aws() {
+    let p = Project::new();
+    let run = p
+        .run(&["--plan", "--json", "run", "network", "compute"])
+        .ok();
+    let ops = run.json()["plan"].as_array().unwrap().clone();
+    let launches: Vec<&serde_json::Value> = ops
+        .iter()
+        .filter(|o| o["operation"] == "RunInstances")
+        .collect();
+    assert_eq!(launches.len(), 6);
+    assert_eq!(launches[0]["params"]["PrivateIpAddress"], "172.31.0.10");
+    assert_eq!(
+        launches[5]["params"]["UserData"],
+        "name=worker-2|pod-cidr=172.20.2.0/24"
+    );
+    assert_eq!(
+        launches[5]["params"]["Tags"]["Name"],
+        "k8s-cluster-worker-2"
+    );
+    assert!(ops.iter().any(|o| o["operation"] == "ImportKeyPair"));
+    assert!(!p.state_dir().exists());
+}
+
+#[test]
+fn subnet_too_small_for_the_counts_is_rejected_before_aws() {
+    let moto = Moto::start();
+    let p = Project::new();
+    let run = p
+        .run_on(
+            &moto,
+            &[
+                "--set",
+                "subnet_cidr=172.31.0.0/27",
+                "--set",
+                "workers=12",
+                "run",
+                "network",
+                "compute",
+            ],
+        )
+        .expect_code(1);
+    assert!(
+        run.err_flat()
+            .contains("subnet 172.31.0.0/27 has room for 11 workers"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(moto.requests(), 0);
+}

@@ -1,0 +1,259 @@
+//! A small fault-injecting HTTP proxy between the SDK and moto (loopback
+//! only): it answers a chosen fraction of requests with the service's real
+//! throttling error (EC2 `RequestLimitExceeded` 503, ELBv2 `Throttling`
+//! 400), with 500 `InternalError`, or resets the connection — always
+//! *before* forwarding, so a retried request can never be applied twice.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Fractions of requests to fault (each in 0..1; they add up).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Answered with the service's throttling error.
+    pub throttle: f64,
+    /// Answered with HTTP 500 InternalError.
+    pub internal: f64,
+    /// Connection reset before forwarding.
+    pub reset: f64,
+    /// RNG seed (runs are reproducible).
+    pub seed: u64,
+    /// Eventual consistency: the first `n` requests of this EC2 action are
+    /// answered `(action, error code, n)`, e.g. a just-launched instance
+    /// that is not visible yet.
+    pub not_found: Option<(&'static str, &'static str, u64)>,
+}
+
+/// What the proxy did.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests forwarded to moto.
+    pub forwarded: AtomicU64,
+    /// Throttling answers.
+    pub throttled: AtomicU64,
+    /// 500 answers.
+    pub internal: AtomicU64,
+    /// Connection resets.
+    pub resets: AtomicU64,
+    /// Not-found answers.
+    pub not_found: AtomicU64,
+}
+
+/// The running proxy; stops when dropped.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A tiny deterministic RNG (xorshift), shared by the connections.
+struct Rng(std::sync::Mutex<u64>);
+impl Rng {
+    fn next(&self) -> f64 {
+        let mut s = self.0.lock().unwrap();
+        let mut x = *s;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *s = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port in front of `upstream_port`.
+    pub fn start(upstream_port: u16, faults: Faults) -> FaultProxy {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stats = Arc::new(Stats::default());
+        let rng = Arc::new(Rng(std::sync::Mutex::new(faults.seed.max(1))));
+        let st = stats.clone();
+        rt.spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    break;
+                };
+                let st = st.clone();
+                let rng = rng.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, upstream_port, faults, st, rng).await;
+                });
+            }
+        });
+        FaultProxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            stats,
+            rt: Some(rt),
+        }
+    }
+}
+
+async fn read_request(
+    sock: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+    loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = buf[..pos + 4].to_vec();
+            let text = String::from_utf8_lossy(&head).to_string();
+            let len: usize = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < pos + 4 + len {
+                let mut chunk = [0u8; 16384];
+                let n = sock.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body = buf[pos + 4..pos + 4 + len].to_vec();
+            buf.drain(..pos + 4 + len);
+            return Ok(Some((head, body)));
+        }
+        let mut chunk = [0u8; 16384];
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn response(status: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    upstream: u16,
+    f: Faults,
+    st: Arc<Stats>,
+    rng: Arc<Rng>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    while let Some((head, body)) = read_request(&mut sock, &mut buf).await? {
+        let head_text = String::from_utf8_lossy(&head).to_string();
+        let elb = head_text.contains("/elasticloadbalancing/aws4_request");
+        if let Some((action, code, n)) = f.not_found {
+            let body_text = String::from_utf8_lossy(&body);
+            if body_text.contains(&format!("Action={action}&"))
+                && st.not_found.load(Ordering::SeqCst) < n
+            {
+                st.not_found.fetch_add(1, Ordering::SeqCst);
+                let xml = format!(
+                    "<Response><Errors><Error><Code>{code}</Code><Message>The ID does not exist</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+                );
+                sock.write_all(&response("400 Bad Request", &xml)).await?;
+                continue;
+            }
+        }
+        let r = rng.next();
+        if r < f.reset {
+            st.resets.fetch_add(1, Ordering::SeqCst);
+            #[allow(deprecated)] // SO_LINGER 0 is the point: the peer sees a reset.
+            let _ = sock.set_linger(Some(Duration::ZERO));
+            return Ok(());
+        }
+        if r < f.reset + f.throttle {
+            st.throttled.fetch_add(1, Ordering::SeqCst);
+            let out = if elb {
+                response(
+                    "400 Bad Request",
+                    "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+                )
+            } else {
+                response(
+                    "503 Service Unavailable",
+                    "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+                )
+            };
+            sock.write_all(&out).await?;
+            continue;
+        }
+        if r < f.reset + f.throttle + f.internal {
+            st.internal.fetch_add(1, Ordering::SeqCst);
+            let out = if elb {
+                response(
+                    "500 Internal Server Error",
+                    "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>We encountered an internal error.</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+                )
+            } else {
+                response(
+                    "500 Internal Server Error",
+                    "<Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred.</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+                )
+            };
+            sock.write_all(&out).await?;
+            continue;
+        }
+        // Forward on a fresh upstream connection that closes after the answer.
+        st.forwarded.fetch_add(1, Ordering::SeqCst);
+        let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
+        let mut req = String::new();
+        for line in head_text.split("\r\n").filter(|l| !l.is_empty()) {
+            if line.to_ascii_lowercase().starts_with("connection:") {
+                continue;
+            }
+            req.push_str(line);
+            req.push_str("\r\n");
+        }
+        req.push_str("Connection: close\r\n\r\n");
+        up.write_all(req.as_bytes()).await?;
+        up.write_all(&body).await?;
+        let mut answer = Vec::new();
+        up.read_to_end(&mut answer).await?;
+        // Tell the client the connection stays open (we keep serving it).
+        let text = String::from_utf8_lossy(&answer);
+        let fixed = match text.find("\r\n\r\n") {
+            Some(pos) => {
+                let (h, _) = answer.split_at(pos);
+                let mut out = String::new();
+                for line in String::from_utf8_lossy(h).split("\r\n") {
+                    if line.to_ascii_lowercase().starts_with("connection:") {
+                        continue;
+                    }
+                    out.push_str(line);
+                    out.push_str("\r\n");
+                }
+                out.push_str("Connection: keep-alive\r\n");
+                let mut v = out.into_bytes();
+                v.extend_from_slice(&answer[pos + 2..]);
+                v
+            }
+            None => answer,
+        };
+        sock.write_all(&fixed).await?;
+    }
+    Ok(())
+}
