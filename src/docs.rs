@@ -116,6 +116,12 @@ pub fn script_type(t: &str) -> String {
     if let Some(inner) = strip_result(t) {
         return script_type(inner);
     }
+    // A Rust path (`groundup::api::pki::PrivateKey`): scripts know the name.
+    let t = if t.contains('<') {
+        t
+    } else {
+        t.rsplit("::").next().unwrap_or(t)
+    };
     match t {
         "str" | "String" | "ImmutableString" | "string" => "string",
         "i64" | "INT" | "int" => "int",
@@ -377,6 +383,7 @@ mod tests {
             clean_signature("create_vpc(cidr_block: &str) -> Result<Vpc, Box<EvalAltResult>>"),
             "create_vpc(cidr_block: string) -> Vpc"
         );
+        assert_eq!(script_type("groundup::api::pki::PrivateKey"), "PrivateKey");
     }
 
     #[test]

@@ -156,6 +156,14 @@ fn a_person_at_the_terminal() {
     t.line("vpc");
     t.want("Vpc vpc-planned001 10.9.0.0/16 (Name=k8s-cluster");
 
+    // The PKI is there too (its namespace and types come from the engine).
+    t.keys("pk\t");
+    t.line(r#"ca("ca", #{ cn: "Kube" + "rnetes" });"#);
+    t.line("let ca = pki::ca(\"ca\", #{ cn: \"Kubernetes\" });");
+    t.keys("ca.is_c\t");
+    t.line(r#" == true && ca.cn == "Kube" + "rnetes""#);
+    t.want("true");
+
     // A hint shows the signature while typing; Ctrl-C clears the line.
     t.keys("cidr::hostn");
     t.want("ame(ip: string) -> string");
@@ -280,6 +288,30 @@ fn piped_input_prints_values_and_exit_codes() {
         .run_with_input(&["--set", "workers=-2", "repl"], "1\n")
         .expect_code(1);
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn piped_pki_exploration() {
+    let p = Project::new();
+    let input = "let ca = pki::ca(\"ca\", #{ cn: \"Kubernetes\", o: \"Kubernetes\" });\n\
+                 ca.cn\n\
+                 ca.is_ca\n\
+                 ca.key\n\
+                 :help Cert\n";
+    let run = p.run_with_input(&["repl"], input).ok();
+    let out = &run.stdout;
+    assert!(out.starts_with("Kubernetes\ntrue\nPrivateKey "), "{out}");
+    assert!(
+        out.contains("(rsa-2048, mode 0600, matches its certificate)"),
+        "{out}"
+    );
+    assert!(out.contains(".days_left               -> int"), "{out}");
+    assert!(
+        out.contains(".key                     -> PrivateKey"),
+        "{out}"
+    );
+    let pki = p.state_dir().join("k8s-cluster/pki");
+    assert!(pki.join("ca.pem").is_file() && pki.join("ca-key.pem").is_file());
 }
 
 #[test]
