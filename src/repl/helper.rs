@@ -187,7 +187,7 @@ impl ReplHelper {
         let mut words: Vec<String> = Vec::new();
         match cmd {
             ":help" | ":h" => {
-                words.extend(api.functions.iter().map(|f| qualified(f)));
+                words.extend(api.functions.iter().map(qualified));
                 words.extend(api.namespaces.iter().cloned());
                 words.extend(api.types.iter().cloned());
                 words.extend(self.catalog.settings.iter().map(|s| format!("cluster.{s}")));
@@ -249,16 +249,17 @@ impl ReplHelper {
             let ambiguous = ns.is_empty()
                 && (api.namespaces.iter().any(|n| n.starts_with(word))
                     || self.catalog.vars.iter().any(|v| v.name.starts_with(word)));
-            if let [f] = names.as_slice() {
-                if !ambiguous && (!prefix.is_empty() || !ns.is_empty()) {
-                    let full = qualified(f);
-                    let rest = full.get(word.len()..).unwrap_or_default();
-                    let params = f.signature.get(full.len()..).unwrap_or_default();
-                    return Some(ReplHint {
-                        display: format!("{rest}{params}"),
-                        completion: Some(format!("{rest}(")),
-                    });
-                }
+            if let [f] = names.as_slice()
+                && !ambiguous
+                && (!prefix.is_empty() || !ns.is_empty())
+            {
+                let full = qualified(f);
+                let rest = full.get(word.len()..).unwrap_or_default();
+                let params = f.signature.get(full.len()..).unwrap_or_default();
+                return Some(ReplHint {
+                    display: format!("{rest}{params}"),
+                    completion: Some(format!("{rest}(")),
+                });
             }
         }
         let callee = enclosing_call(before)?;

@@ -190,16 +190,11 @@ fn help(session: &Session, arg: &str) -> Result<()> {
     }
     let api = session.api();
     // A meta-command.
-    let meta_name = if arg.starts_with(':') {
-        arg.to_string()
-    } else {
-        format!(":{arg}")
-    };
-    if let Some((name, args, what)) = META.iter().find(|(n, _, _)| *n == meta_name) {
-        if arg.starts_with(':') {
-            println!("{name} {args}\n    {what}");
-            return Ok(());
-        }
+    if arg.starts_with(':')
+        && let Some((name, args, what)) = META.iter().find(|(n, _, _)| *n == arg)
+    {
+        println!("{name} {args}\n    {what}");
+        return Ok(());
     }
     // A function, qualified or not.
     let exact = api.lookup(arg);

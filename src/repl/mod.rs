@@ -95,11 +95,11 @@ fn remember<H: Helper>(rl: &mut Editor<H, FileHistory>, file: Option<&Path>, lin
     if looks_secret(line) {
         return;
     }
-    if matches!(rl.add_history_entry(line), Ok(true)) {
-        if let Some(f) = file {
-            // History is a convenience: a failure to write it is not fatal.
-            let _ = rl.append_history(f);
-        }
+    if matches!(rl.add_history_entry(line), Ok(true))
+        && let Some(f) = file
+    {
+        // History is a convenience: a failure to write it is not fatal.
+        let _ = rl.append_history(f);
     }
 }
 
