@@ -86,6 +86,39 @@ where
     }
 }
 
+/// Deletes each ID (or records the delete in plan mode), retrying
+/// dependency errors; returns the IDs deleted. `param` names the ID in the
+/// plan (`SubnetId`), `kind` in the run's events (`subnet`).
+async fn delete_each<F, Fut, E, R>(
+    host: &Host,
+    call: &str,
+    op: &str,
+    (kind, param): (&str, &str),
+    ids: impl IntoIterator<Item = String>,
+    delete: F,
+) -> Result<Vec<String>>
+where
+    F: Fn(aws_sdk_ec2::Client, String) -> Fut,
+    Fut: Future<Output = std::result::Result<(), aws_sdk_ec2::error::SdkError<E, R>>>,
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut deleted = Vec::new();
+    for id in ids {
+        if let Some(plan) = &host.plan {
+            plan.record(op, "", json!({ param: id }));
+            deleted.push(id);
+            continue;
+        }
+        let ec2 = host.aws().await?.ec2.clone();
+        if delete_with_retry(host, call, op, || delete(ec2.clone(), id.clone())).await? {
+            host.event(kind, &id, "deleted");
+            deleted.push(id);
+        }
+    }
+    Ok(deleted)
+}
+
 fn state_ids(host: &Host, key: &str) -> BTreeSet<String> {
     host.recalled(key)
         .into_iter()
@@ -231,10 +264,12 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
 pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
     const CALL: &str = "ec2::delete_key_pair";
     if !host.can_read() {
-        if let Some(plan) = &host.plan {
+        // Offline: the key pair exists if groundup made it here (its file).
+        let known = super::compute::key_path(host, name).exists();
+        if let (Some(plan), true) = (&host.plan, known) {
             plan.record("DeleteKeyPair", "", json!({"KeyName": name}));
         }
-        return Ok(true);
+        return Ok(known);
     }
     let ec2 = &host.aws().await?.ec2;
     match ec2.describe_key_pairs().key_names(name).send().await {
@@ -476,27 +511,21 @@ pub async fn delete_security_groups(host: &Host) -> Result<Vec<String>> {
                 .filter_map(|g| g.group_id().map(str::to_string)),
         );
     }
-    let mut deleted = Vec::new();
-    for id in ids {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteSecurityGroup", "", json!({"GroupId": id}));
-            deleted.push(id);
-            continue;
-        }
-        let ec2 = &host.aws().await?.ec2;
-        if delete_with_retry(host, CALL, "DeleteSecurityGroup", || async {
+    let deleted = delete_each(
+        host,
+        CALL,
+        "DeleteSecurityGroup",
+        ("security-group", "GroupId"),
+        ids,
+        |ec2, id| async move {
             ec2.delete_security_group()
-                .group_id(&id)
+                .group_id(id)
                 .send()
                 .await
                 .map(|_| ())
-        })
-        .await?
-        {
-            host.event("security-group", &id, "deleted");
-            deleted.push(id);
-        }
-    }
+        },
+    )
+    .await?;
     host.forget("security_group_id")?;
     Ok(deleted)
 }
@@ -730,23 +759,15 @@ pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
                 .filter_map(|s| s.subnet_id().map(str::to_string)),
         );
     }
-    let mut deleted = Vec::new();
-    for id in ids {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteSubnet", "", json!({"SubnetId": id}));
-            deleted.push(id);
-            continue;
-        }
-        let ec2 = &host.aws().await?.ec2;
-        if delete_with_retry(host, CALL, "DeleteSubnet", || async {
-            ec2.delete_subnet().subnet_id(&id).send().await.map(|_| ())
-        })
-        .await?
-        {
-            host.event("subnet", &id, "deleted");
-            deleted.push(id);
-        }
-    }
+    let deleted = delete_each(
+        host,
+        CALL,
+        "DeleteSubnet",
+        ("subnet", "SubnetId"),
+        ids,
+        |ec2, id| async move { ec2.delete_subnet().subnet_id(id).send().await.map(|_| ()) },
+    )
+    .await?;
     host.forget("subnet_id")?;
     Ok(deleted)
 }
@@ -755,23 +776,15 @@ pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
 pub async fn delete_vpcs(host: &Host) -> Result<Vec<String>> {
     const CALL: &str = "ec2::delete_vpc";
     let ids = vpcs(host).await?;
-    let mut deleted = Vec::new();
-    for id in ids {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteVpc", "", json!({"VpcId": id}));
-            deleted.push(id);
-            continue;
-        }
-        let ec2 = &host.aws().await?.ec2;
-        if delete_with_retry(host, CALL, "DeleteVpc", || async {
-            ec2.delete_vpc().vpc_id(&id).send().await.map(|_| ())
-        })
-        .await?
-        {
-            host.event("vpc", &id, "deleted");
-            deleted.push(id);
-        }
-    }
+    let deleted = delete_each(
+        host,
+        CALL,
+        "DeleteVpc",
+        ("vpc", "VpcId"),
+        ids,
+        |ec2, id| async move { ec2.delete_vpc().vpc_id(id).send().await.map(|_| ()) },
+    )
+    .await?;
     host.forget("vpc_id")?;
     Ok(deleted)
 }
@@ -794,27 +807,21 @@ pub async fn delete_dhcp_options(host: &Host) -> Result<Vec<String>> {
                 .filter_map(|d| d.dhcp_options_id().map(str::to_string)),
         );
     }
-    let mut deleted = Vec::new();
-    for id in ids {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteDhcpOptions", "", json!({"DhcpOptionsId": id}));
-            deleted.push(id);
-            continue;
-        }
-        let ec2 = &host.aws().await?.ec2;
-        if delete_with_retry(host, CALL, "DeleteDhcpOptions", || async {
+    let deleted = delete_each(
+        host,
+        CALL,
+        "DeleteDhcpOptions",
+        ("dhcp-options", "DhcpOptionsId"),
+        ids,
+        |ec2, id| async move {
             ec2.delete_dhcp_options()
-                .dhcp_options_id(&id)
+                .dhcp_options_id(id)
                 .send()
                 .await
                 .map(|_| ())
-        })
-        .await?
-        {
-            host.event("dhcp-options", &id, "deleted");
-            deleted.push(id);
-        }
-    }
+        },
+    )
+    .await?;
     host.forget("dhcp_options_id")?;
     Ok(deleted)
 }

@@ -45,6 +45,15 @@ fn plan_needs_no_aws_and_writes_nothing() {
     assert_eq!(ops.len(), 16);
     assert_eq!(ops[0]["operation"], "CreateVpc");
     assert_eq!(ops[15]["operation"], "CreateListener");
+    // `down` plans offline too (nothing recorded: nothing to delete).
+    let run = p.run(&["--plan", "down"]).ok();
+    assert!(
+        run.stdout
+            .contains("Plan: 0 AWS operation(s) would be made"),
+        "{}",
+        run.stdout
+    );
+    assert!(!p.state_dir().exists());
 }
 
 #[test]
