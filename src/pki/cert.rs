@@ -458,14 +458,15 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
 /// Makes sure `<dir>/<stem>.pem` (0644) and `<dir>/<stem>-key.pem` (0600)
 /// hold a certificate for `req` signed by `ca`, like `cfssl gencert
 /// -profile=kubernetes`: key usages digital signature + key encipherment,
-/// extended key usages server auth + client auth, basic constraints
-/// CA:FALSE, subject and authority key identifiers.
+/// extended key usages `req.usages` (the lesson's profile: server auth +
+/// client auth), basic constraints CA:FALSE, subject and authority key
+/// identifiers.
 ///
 /// The existing pair is kept ([`Action::Kept`]) when all of these hold:
 /// both files exist and parse; the key belongs to the certificate; the
 /// certificate is signed by `ca`; its CN, O and set of SANs equal the
-/// request's; its key algorithm is `req.algorithm`; it has both extended key
-/// usages; and it does not expire within `renew_within_days` days.
+/// request's; its key algorithm is `req.algorithm`; its extended key usages
+/// are `req.usages`; and it does not expire within `renew_within_days` days.
 ///
 /// Otherwise a new key and certificate are made and [`Action::Created`]
 /// (no file existed) or [`Action::Reissued`] is returned, the latter with
@@ -480,27 +481,168 @@ pub fn ensure_leaf(
     renew_within_days: u32,
 ) -> Result<(CertInfo, Action), PkiError> {
     let (cert_path, key_path) = pair_paths(dir, stem);
-    let verdict = match (cert_path.exists(), key_path.exists()) {
-        (false, false) => None,
-        (true, false) => Some(format!("key file {} is missing", key_path.display())),
-        (false, true) => Some(format!(
-            "certificate file {} is missing",
-            cert_path.display()
-        )),
+    let action = match plan_leaf(dir, stem, ca, req, renew_within_days)? {
+        (Some(info), _) => return Ok((info, Action::Kept)),
+        (None, action) => action,
+    };
+    let info = issue_leaf(stem, &cert_path, &key_path, ca, req)?;
+    Ok((info, action))
+}
+
+/// What [`ensure_leaf`] would do, without writing anything (plan mode):
+/// `(Some(info), Action::Kept)` when the existing pair would be kept, else
+/// `(None, Action::Created)` or `(None, Action::Reissued(why))`.
+pub fn plan_leaf(
+    dir: &Path,
+    stem: &str,
+    ca: &Ca,
+    req: &CertRequest,
+    renew_within_days: u32,
+) -> Result<(Option<CertInfo>, Action), PkiError> {
+    let (cert_path, key_path) = pair_paths(dir, stem);
+    let why = match (cert_path.exists(), key_path.exists()) {
+        (false, false) => return Ok((None, Action::Created)),
+        (true, false) => format!("key file {} is missing", key_path.display()),
+        (false, true) => format!("certificate file {} is missing", cert_path.display()),
         (true, true) => {
             match judge_leaf(stem, &cert_path, &key_path, ca, req, renew_within_days)? {
-                Ok(info) => return Ok((info, Action::Kept)),
-                Err(reasons) => Some(reasons),
+                Ok(info) => return Ok((Some(info), Action::Kept)),
+                Err(reasons) => reasons,
             }
         }
     };
+    Ok((None, Action::Reissued(why)))
+}
 
-    let info = issue_leaf(stem, &cert_path, &key_path, ca, req)?;
-    let action = match verdict {
-        None => Action::Created,
-        Some(why) => Action::Reissued(why),
+/// [`ensure_leaf`] for many certificates at once, all signed by `ca`:
+/// the key generation (which dominates, for RSA) runs on up to `threads`
+/// threads. Results come back in the order of `requests`, one per request;
+/// stems must be distinct.
+pub fn ensure_leaves(
+    dir: &Path,
+    ca: &Ca,
+    requests: &[(String, CertRequest)],
+    renew_within_days: u32,
+    threads: usize,
+) -> Vec<Result<(CertInfo, Action), PkiError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<(CertInfo, Action), PkiError>>>> =
+        requests.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some((stem, req)) = requests.get(i) else {
+                break;
+            };
+            let r = ensure_leaf(dir, stem, ca, req, renew_within_days);
+            if let Ok(mut slot) = results[i].lock() {
+                *slot = Some(r);
+            }
+        }
     };
-    Ok((info, action))
+    let threads = threads.clamp(1, requests.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    results
+        .into_iter()
+        .zip(requests)
+        .map(|(slot, (stem, _))| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(PkiError::Issue {
+                    stem: stem.clone(),
+                    reason: "the worker thread issuing it failed".to_string(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// What [`ensure_ca`] would do, without writing anything (plan mode):
+/// `Some(ca)` when both files exist and would be kept, `None` when a new CA
+/// would be made; the same errors as [`ensure_ca`] otherwise.
+pub fn plan_ca(dir: &Path, stem: &str) -> Result<Option<Ca>, PkiError> {
+    let (cert_path, key_path) = pair_paths(dir, stem);
+    match (cert_path.exists(), key_path.exists()) {
+        (true, true) => Ok(Some(load_ca(dir, stem)?)),
+        (false, false) => Ok(None),
+        (true, false) => Err(PkiError::IncompleteCa {
+            stem: stem.to_string(),
+            present: cert_path,
+            missing: key_path,
+        }),
+        (false, true) => Err(PkiError::IncompleteCa {
+            stem: stem.to_string(),
+            present: key_path,
+            missing: cert_path,
+        }),
+    }
+}
+
+/// What a certificate made from `req` would say, before it exists (plan
+/// mode): no fingerprint or serial yet, validity from now.
+pub fn preview(req: &CertRequest, issuer_cn: &str, is_ca: bool) -> Result<CertInfo, PkiError> {
+    let (dns, ips) = split_hosts(&req.subject.cn, &req.hosts)?;
+    let now = OffsetDateTime::now_utc();
+    Ok(CertInfo {
+        subject_cn: req.subject.cn.clone(),
+        subject_o: req.subject.o.clone(),
+        issuer_cn: if is_ca {
+            req.subject.cn.clone()
+        } else {
+            issuer_cn.to_string()
+        },
+        dns_sans: dns,
+        ip_sans: ips.iter().map(|ip| ip.to_string()).collect(),
+        not_before: rfc3339(now - Duration::minutes(5)),
+        not_after: rfc3339(now + Duration::days(i64::from(req.validity_days))),
+        days_left: i64::from(req.validity_days),
+        fingerprint_sha256: String::new(),
+        serial: String::new(),
+        is_ca,
+        server_auth: !is_ca && req.usages.server_auth,
+        client_auth: !is_ca && req.usages.client_auth,
+        key_algorithm: req.algorithm.name().to_string(),
+    })
+}
+
+/// The private key file of a certificate, as `ls -l` and `openssl pkey`
+/// would describe it. Never holds key material.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyFacts {
+    /// The key file, `<stem>-key.pem`.
+    pub path: PathBuf,
+    /// Whether it exists.
+    pub exists: bool,
+    /// Its permission bits, e.g. `0o600`.
+    pub mode: Option<u32>,
+    /// Whether it parses and belongs to `<stem>.pem`.
+    pub matches_cert: bool,
+}
+
+/// Reads `<dir>/<stem>.pem` and says what it contains, with the facts of
+/// its key file `<dir>/<stem>-key.pem`.
+pub fn load_cert(dir: &Path, stem: &str) -> Result<(CertInfo, KeyFacts), PkiError> {
+    let (cert_path, key_path) = pair_paths(dir, stem);
+    let cert = LoadedCert::from_file(&cert_path)?;
+    let exists = key_path.exists();
+    let matches_cert = exists
+        && read_text(&key_path)
+            .ok()
+            .and_then(|t| KeyPair::from_pem(&t).ok())
+            .is_some_and(|k| cert.matches_key(&k));
+    let facts = KeyFacts {
+        mode: super::files::file_mode(&key_path),
+        path: key_path,
+        exists,
+        matches_cert,
+    };
+    Ok((cert.info, facts))
 }
 
 /// `Ok(info)` when the pair can be kept, `Err(reasons)` when it must be
@@ -581,8 +723,15 @@ fn judge_leaf(
             info.key_algorithm, req.algorithm
         ));
     }
-    if !(info.server_auth && info.client_auth) {
-        reasons.push("extended key usages are not server auth + client auth".to_string());
+    let have_usages = super::Usages {
+        server_auth: info.server_auth,
+        client_auth: info.client_auth,
+    };
+    if have_usages != req.usages {
+        reasons.push(format!(
+            "extended key usages changed: {have_usages} -> {}",
+            req.usages
+        ));
     }
     let remaining = match x509_not_after(&cert) {
         Some(t) => t - OffsetDateTime::now_utc(),
@@ -636,10 +785,17 @@ fn issue_leaf(
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    params.extended_key_usages = Vec::new();
+    if req.usages.server_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if req.usages.client_auth {
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
     params.use_authority_key_identifier_extension = true;
     let ca_key = parse_key(&ca.key_pem, &ca.key_path)?;
     let issuer =
@@ -771,6 +927,7 @@ mod tests {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             validity_days: 365,
             algorithm: KeyAlgorithm::EcdsaP256,
+            usages: super::super::Usages::KUBERNETES,
         }
     }
 
@@ -787,6 +944,7 @@ mod tests {
             hosts: vec![],
             validity_days: 3650,
             algorithm: KeyAlgorithm::EcdsaP256,
+            usages: super::super::Usages::KUBERNETES,
         }
     }
 
@@ -1070,6 +1228,114 @@ mod tests {
         assert!(err.contains("`PRIVATE KEY`, not `CERTIFICATE`"), "{err}");
         // The message names the block type but contains no key bytes.
         assert!(!err.contains(key.lines().nth(1).unwrap()));
+    }
+
+    #[test]
+    fn plan_functions_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(plan_ca(d, "ca").unwrap().is_none());
+        let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
+        let planned = plan_ca(d, "ca").unwrap().unwrap();
+        assert_eq!(planned.info(), ca.info());
+
+        let r = req("admin", &["10.0.0.1"]);
+        assert_eq!(
+            plan_leaf(d, "admin", &ca, &r, 30).unwrap(),
+            (None, Action::Created)
+        );
+        assert!(!d.join("admin.pem").exists() && !d.join("admin-key.pem").exists());
+        let (info, _) = ensure_leaf(d, "admin", &ca, &r, 30).unwrap();
+        let (kept, action) = plan_leaf(d, "admin", &ca, &r, 30).unwrap();
+        assert_eq!((kept.unwrap(), action), (info.clone(), Action::Kept));
+        let r2 = req("admin", &["10.0.0.2"]);
+        let before = fs::read(d.join("admin.pem")).unwrap();
+        assert_eq!(
+            plan_leaf(d, "admin", &ca, &r2, 30).unwrap(),
+            (
+                None,
+                Action::Reissued("SANs changed: +10.0.0.2 -10.0.0.1".into())
+            )
+        );
+        assert_eq!(fs::read(d.join("admin.pem")).unwrap(), before);
+
+        let p = preview(&r2, "Kubernetes", false).unwrap();
+        assert_eq!(p.subject_cn, "admin");
+        assert_eq!(p.ip_sans, vec!["10.0.0.2"]);
+        assert_eq!(p.issuer_cn, "Kubernetes");
+        assert!(p.fingerprint_sha256.is_empty() && p.server_auth && !p.is_ca);
+        let pc = preview(&ca_req(), "", true).unwrap();
+        assert!(pc.is_ca && !pc.server_auth);
+        assert_eq!(pc.issuer_cn, "Kubernetes");
+    }
+
+    #[test]
+    fn usages_are_issued_and_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
+        let mut r = req("client", &[]);
+        r.usages = super::super::Usages {
+            server_auth: false,
+            client_auth: true,
+        };
+        let (info, _) = ensure_leaf(d, "client", &ca, &r, 30).unwrap();
+        assert!(info.client_auth && !info.server_auth);
+        assert_eq!(
+            ensure_leaf(d, "client", &ca, &r, 30).unwrap().1,
+            Action::Kept
+        );
+        r.usages = super::super::Usages::KUBERNETES;
+        let why = reissue_reason(ensure_leaf(d, "client", &ca, &r, 30).unwrap().1);
+        assert_eq!(
+            why,
+            "extended key usages changed: client auth -> server auth, client auth"
+        );
+    }
+
+    #[test]
+    fn batch_issues_in_order_and_keeps_on_rerun() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
+        let reqs: Vec<(String, CertRequest)> = (0..5)
+            .map(|i| (format!("leaf-{i}"), req(&format!("cn-{i}"), &[])))
+            .collect();
+        let out = ensure_leaves(d, &ca, &reqs, 30, 3);
+        assert_eq!(out.len(), 5);
+        for (i, r) in out.iter().enumerate() {
+            let (info, action) = r.as_ref().unwrap();
+            assert_eq!(info.subject_cn, format!("cn-{i}"));
+            assert_eq!(*action, Action::Created);
+        }
+        let again = ensure_leaves(d, &ca, &reqs, 30, 8);
+        assert!(again.iter().all(|r| r.as_ref().unwrap().1 == Action::Kept));
+        // A bad request fails alone; the others are still made.
+        let mut bad = reqs.clone();
+        bad[1].1.hosts = vec!["two words".into()];
+        let out = ensure_leaves(d, &ca, &bad, 30, 2);
+        assert!(out[1].is_err());
+        assert!(out[0].is_ok() && out[2].is_ok());
+        assert!(ensure_leaves(d, &ca, &[], 30, 4).is_empty());
+    }
+
+    #[test]
+    fn load_cert_reports_key_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
+        ensure_leaf(d, "a", &ca, &req("a", &[]), 30).unwrap();
+        ensure_leaf(d, "b", &ca, &req("b", &[]), 30).unwrap();
+        let (info, key) = load_cert(d, "a").unwrap();
+        assert_eq!(info.subject_cn, "a");
+        assert!(key.exists && key.matches_cert);
+        assert_eq!(key.mode, Some(0o600));
+        fs::copy(d.join("b-key.pem"), d.join("a-key.pem")).unwrap();
+        assert!(!load_cert(d, "a").unwrap().1.matches_cert);
+        fs::remove_file(d.join("a-key.pem")).unwrap();
+        let (_, key) = load_cert(d, "a").unwrap();
+        assert!(!key.exists && !key.matches_cert && key.mode.is_none());
+        assert!(load_cert(d, "nope").is_err());
     }
 
     #[test]

@@ -448,6 +448,7 @@ mod tests {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             validity_days: 365,
             algorithm: KeyAlgorithm::EcdsaP256,
+            usages: super::super::Usages::KUBERNETES,
         }
     }
 

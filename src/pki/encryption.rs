@@ -48,17 +48,7 @@ pub fn encryption_config_yaml(key_b64: &str) -> String {
 /// Otherwise a 32-byte key from the operating system's random source is
 /// written, base64 on one line, with mode 0600 ([`Action::Created`]).
 pub fn ensure_encryption_config(path: &Path) -> Result<Action, PkiError> {
-    if path.exists() {
-        let len = encryption_key_len(path)?;
-        if !VALID_KEY_LENGTHS.contains(&len) {
-            return Err(invalid(
-                path,
-                format!(
-                    "its aescbc key is {len} bytes; it must be 16, 24 or 32 bytes \
-                     (move the file away to generate a new key)"
-                ),
-            ));
-        }
+    if plan_encryption_config(path)? == Action::Kept {
         return Ok(Action::Kept);
     }
     let mut key = [0u8; 32];
@@ -67,6 +57,26 @@ pub fn ensure_encryption_config(path: &Path) -> Result<Action, PkiError> {
     let text = encryption_config_yaml(&STANDARD.encode(key));
     write_secret(path, text.as_bytes())?;
     Ok(Action::Created)
+}
+
+/// What [`ensure_encryption_config`] would do, without writing anything
+/// (plan mode): [`Action::Kept`] for a usable existing file,
+/// [`Action::Created`] when there is none, the same errors otherwise.
+pub fn plan_encryption_config(path: &Path) -> Result<Action, PkiError> {
+    if !path.exists() {
+        return Ok(Action::Created);
+    }
+    let len = encryption_key_len(path)?;
+    if !VALID_KEY_LENGTHS.contains(&len) {
+        return Err(invalid(
+            path,
+            format!(
+                "its aescbc key is {len} bytes; it must be 16, 24 or 32 bytes \
+                 (move the file away to generate a new key)"
+            ),
+        ));
+    }
+    Ok(Action::Kept)
 }
 
 /// The length in bytes of the decoded `aescbc` key in the encryption config

@@ -91,21 +91,30 @@ pub fn kubeconfig_yaml(spec: &KubeconfigSpec) -> String {
 /// or [`Action::Reissued`] is returned, the latter naming the fields that
 /// changed (`server changed`, `client-key-data changed`, ...).
 pub fn ensure_kubeconfig(path: &Path, spec: &KubeconfigSpec) -> Result<Action, PkiError> {
-    let want = kubeconfig_yaml(spec);
-    let action = match std::fs::read(path) {
-        Ok(have) if have == want.as_bytes() => return Ok(Action::Kept),
-        Ok(have) => Action::Reissued(describe_change(&String::from_utf8_lossy(&have), &want)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Action::Created,
-        Err(source) => {
-            return Err(PkiError::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    write_secret(path, want.as_bytes())?;
+    let action = plan_kubeconfig(path, spec)?;
+    if action != Action::Kept {
+        write_secret(path, kubeconfig_yaml(spec).as_bytes())?;
+    }
     Ok(action)
+}
+
+/// What [`ensure_kubeconfig`] would do, without writing anything (plan
+/// mode).
+pub fn plan_kubeconfig(path: &Path, spec: &KubeconfigSpec) -> Result<Action, PkiError> {
+    let want = kubeconfig_yaml(spec);
+    match std::fs::read(path) {
+        Ok(have) if have == want.as_bytes() => Ok(Action::Kept),
+        Ok(have) => Ok(Action::Reissued(describe_change(
+            &String::from_utf8_lossy(&have),
+            &want,
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Action::Created),
+        Err(source) => Err(PkiError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Names the keys whose lines differ, never their values (they may be keys).

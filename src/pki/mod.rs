@@ -31,11 +31,16 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use cert::{Ca, CertInfo, ensure_ca, ensure_leaf, inspect_pem, load_ca};
+pub use cert::{
+    Ca, CertInfo, KeyFacts, ensure_ca, ensure_leaf, ensure_leaves, inspect_pem, load_ca, load_cert,
+    plan_ca, plan_leaf, preview,
+};
 pub use check::{CheckReport, CheckRow, CheckSpec, KubeletExpect, check};
-pub use encryption::{encryption_config_yaml, encryption_key_len, ensure_encryption_config};
+pub use encryption::{
+    encryption_config_yaml, encryption_key_len, ensure_encryption_config, plan_encryption_config,
+};
 pub use files::{write_public, write_secret};
-pub use kubeconfig::{KubeconfigSpec, ensure_kubeconfig, kubeconfig_yaml};
+pub use kubeconfig::{KubeconfigSpec, ensure_kubeconfig, kubeconfig_yaml, plan_kubeconfig};
 
 /// Everything that can go wrong while making or reading the PKI.
 ///
@@ -236,6 +241,81 @@ pub struct CertRequest {
     pub validity_days: u32,
     /// The key algorithm of the new key pair.
     pub algorithm: KeyAlgorithm,
+    /// The extended key usages of a leaf (ignored for a CA).
+    pub usages: Usages,
+}
+
+/// The extended key usages of a leaf certificate, like the `usages` of a
+/// cfssl signing profile. Every leaf also gets the key usages digital
+/// signature and key encipherment (cfssl's `signing` and `key encipherment`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Usages {
+    /// TLS server authentication (`server auth`).
+    pub server_auth: bool,
+    /// TLS client authentication (`client auth`).
+    pub client_auth: bool,
+}
+
+impl Usages {
+    /// The lesson's `kubernetes` profile: server auth and client auth.
+    pub const KUBERNETES: Usages = Usages {
+        server_auth: true,
+        client_auth: true,
+    };
+
+    /// The cfssl names a profile accepts: `signing`, `digital signature`,
+    /// `key encipherment` (always on), `server auth`, `client auth`.
+    pub const NAMES: [&'static str; 5] = [
+        "signing",
+        "digital signature",
+        "key encipherment",
+        "server auth",
+        "client auth",
+    ];
+
+    /// Parses cfssl usage names (case-insensitive). At least one of
+    /// `server auth` and `client auth` is required: a leaf for neither is of
+    /// no use to Kubernetes.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Usages, String> {
+        let mut u = Usages {
+            server_auth: false,
+            client_auth: false,
+        };
+        for n in names {
+            match n.as_ref().trim().to_ascii_lowercase().as_str() {
+                "server auth" => u.server_auth = true,
+                "client auth" => u.client_auth = true,
+                "signing" | "digital signature" | "key encipherment" => {}
+                other => {
+                    return Err(format!(
+                        "unknown usage `{other}`: expected some of {}",
+                        Self::NAMES.join(", ")
+                    ));
+                }
+            }
+        }
+        if !(u.server_auth || u.client_auth) {
+            return Err("a leaf needs `server auth`, `client auth` or both".to_string());
+        }
+        Ok(u)
+    }
+}
+
+impl fmt::Display for Usages {
+    /// `server auth, client auth`, `server auth` or `client auth`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.server_auth {
+            parts.push("server auth");
+        }
+        if self.client_auth {
+            parts.push("client auth");
+        }
+        if parts.is_empty() {
+            parts.push("none");
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// What an `ensure_*` function did.
@@ -290,6 +370,24 @@ mod tests {
             "unknown key algorithm `rsa`: expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256"
         );
         assert!("ed25519".parse::<KeyAlgorithm>().is_err());
+    }
+
+    #[test]
+    fn usages_parse() {
+        assert_eq!(
+            Usages::parse(&["signing", "key encipherment", "server auth", "client auth"]),
+            Ok(Usages::KUBERNETES)
+        );
+        let client = Usages::parse(&["Client Auth"]).unwrap();
+        assert!(client.client_auth && !client.server_auth);
+        assert_eq!(client.to_string(), "client auth");
+        assert_eq!(Usages::KUBERNETES.to_string(), "server auth, client auth");
+        assert!(Usages::parse(&["signing"]).unwrap_err().contains("needs"));
+        assert!(
+            Usages::parse(&["code signing"])
+                .unwrap_err()
+                .contains("unknown usage `code signing`")
+        );
     }
 
     #[test]
