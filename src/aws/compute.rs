@@ -728,23 +728,32 @@ pub async fn wait_running(
     loop {
         let mut current: HashMap<String, aws_sdk_ec2::types::Instance> = HashMap::new();
         for chunk in ids.chunks(500) {
-            match ec2
+            // Follow NextToken: an endpoint may page even an ID list (moto
+            // returns 100 instances a page), and a node on a later page
+            // would otherwise never be seen running.
+            let mut pages = ec2
                 .describe_instances()
                 .set_instance_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    for r in out.reservations() {
-                        for i in r.instances() {
-                            current
-                                .insert(i.instance_id().unwrap_or_default().to_string(), i.clone());
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                match page {
+                    Ok(out) => {
+                        for r in out.reservations() {
+                            for i in r.instances() {
+                                current.insert(
+                                    i.instance_id().unwrap_or_default().to_string(),
+                                    i.clone(),
+                                );
+                            }
                         }
                     }
+                    // Eventual consistency: a just-launched ID may not be visible yet.
+                    Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {
+                        break;
+                    }
+                    Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
                 }
-                // Eventual consistency: a just-launched ID may not be visible yet.
-                Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
             }
         }
         let pending: Vec<String> = nodes
