@@ -305,9 +305,14 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
     // pair, so a crash at any point loses nothing (AWS's CreateKeyPair
     // returns the private key once; a crash before it is saved would strand
     // the key pair).
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?;
-    let private_pem = key.serialize_pem();
+    // A key generated ahead on a background thread (see
+    // `Host::prefetch_ssh_key`), else one made now.
+    let private_pem = match host.take_ssh_key() {
+        Some(pem) => pem,
+        None => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+            .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?
+            .serialize_pem(),
+    };
     let public = openssh_public_key(&private_pem)
         .map_err(|why| Error::new(Kind::Io, format!("{CALL}: {why}")))?;
     write_private_key(&path, private_pem.as_bytes())?;
