@@ -20,6 +20,8 @@
 #   3. The lesson's `api-server-kubelet-client` certificate is not made: the
 #      benchmark compares the same 10 certificates on both sides.
 #   4. `set -euo pipefail`, so a failing cfssl stops the run.
+#   5. The CSR files are written by a small `csr` function instead of one
+#      heredoc each; their JSON (CN, key, names, hosts) is the lesson's.
 set -euo pipefail
 DIR="${1:?usage: lesson-pki.sh DIR}"
 mkdir -p "$DIR" && cd "$DIR"
