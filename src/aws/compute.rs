@@ -469,6 +469,11 @@ fn instance_from(
 
 /// Records a node in state (`nodes.<name>`).
 pub fn remember_node(host: &Host, n: &Instance) -> Result<()> {
+    host.state().set_in("nodes", &n.name, node_record(host, n))
+}
+
+/// A node's record in state (`nodes.<name>`).
+fn node_record(host: &Host, n: &Instance) -> serde_json::Value {
     let private_dns = if n.hostname.is_empty() {
         String::new()
     } else if host.region == "us-east-1" {
@@ -476,20 +481,16 @@ pub fn remember_node(host: &Host, n: &Instance) -> Result<()> {
     } else {
         format!("{}.{}.compute.internal", n.hostname, host.region)
     };
-    host.state().set_in(
-        "nodes",
-        &n.name,
-        json!({
-            "instance_id": n.id,
-            "role": n.role,
-            "index": n.index,
-            "private_ip": n.private_ip,
-            "public_ip": n.public_ip,
-            "hostname": n.hostname,
-            "private_dns": private_dns,
-            "pod_cidr": n.pod_cidr,
-        }),
-    )
+    json!({
+        "instance_id": n.id,
+        "role": n.role,
+        "index": n.index,
+        "private_ip": n.private_ip,
+        "public_ip": n.public_ip,
+        "hostname": n.hostname,
+        "private_dns": private_dns,
+        "pod_cidr": n.pod_cidr,
+    })
 }
 
 /// Live (not terminated) nodes of the cluster, by node name.
@@ -775,6 +776,7 @@ pub async fn wait_running(
             .collect();
         if pending.is_empty() {
             let mut out = Vec::new();
+            let mut records = Vec::new();
             for n in nodes {
                 let Some(i) = current.get(&n.id) else {
                     continue;
@@ -791,9 +793,12 @@ pub async fn wait_running(
                 if m.private_ip.is_empty() {
                     m.private_ip = n.private_ip.clone();
                 }
-                remember_node(host, &m)?;
+                records.push((m.name.clone(), node_record(host, &m)));
                 out.push(m);
             }
+            // Every node's public IP and host name in one state write (each
+            // node was already recorded durably when it was launched).
+            host.state().set_many_in("nodes", records)?;
             return Ok(out);
         }
         for n in nodes {
