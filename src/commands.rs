@@ -215,6 +215,16 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
             &sources,
         )?;
     }
+    // A runbook that makes the SSH key pair will need a new RSA key if the
+    // cluster has no private key file yet: generate it in the background
+    // while the steps before it wait on AWS.
+    if books
+        .iter()
+        .any(|(_, text)| text.contains("create_key_pair("))
+        && !crate::aws::compute::key_path(&host, &host.cluster).exists()
+    {
+        host.prefetch_ssh_key();
+    }
     for (name, text) in &books {
         let mut scope = engine::new_scope(&host.settings);
         let _ = engine::run(&engine, &mut scope, name, text, &sources)?;

@@ -111,6 +111,7 @@ pub struct Host {
     pub interrupted: Arc<AtomicBool>,
     state: Mutex<State>,
     aws: OnceLock<Aws>,
+    ssh_key: Mutex<Option<std::thread::JoinHandle<Option<String>>>>,
     rt: tokio::runtime::Runtime,
     fresh: Mutex<HashSet<String>>,
     events: Mutex<Vec<Event>>,
@@ -152,6 +153,7 @@ impl Host {
             interrupted: Arc::new(AtomicBool::new(false)),
             state: Mutex::new(state),
             aws: OnceLock::new(),
+            ssh_key: Mutex::new(None),
             rt,
             fresh: Mutex::new(HashSet::new()),
             events: Mutex::new(Vec::new()),
@@ -202,6 +204,34 @@ impl Host {
         }
         let a = Aws::connect(&self.aws_options).await?;
         Ok(self.aws.get_or_init(|| a))
+    }
+
+    /// Starts generating an RSA key for the SSH key pair on a background
+    /// thread, so that its CPU time (tens of milliseconds, more on a busy
+    /// machine) overlaps the AWS calls of the steps before it. The key is
+    /// only kept in memory until [`Host::take_ssh_key`] claims it; if no
+    /// step does, it is dropped unused. Does nothing in plan mode.
+    pub fn prefetch_ssh_key(&self) {
+        if self.planning() {
+            return;
+        }
+        if let Ok(mut slot) = self.ssh_key.lock()
+            && slot.is_none()
+        {
+            *slot = Some(std::thread::spawn(|| {
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+                    .ok()
+                    .map(|k| k.serialize_pem())
+            }));
+        }
+    }
+
+    /// The key started by [`Host::prefetch_ssh_key`] (PKCS#8 PEM), waiting
+    /// for it if it is not ready yet; `None` if none was started (or its
+    /// generation failed). Each key is handed out once.
+    pub fn take_ssh_key(&self) -> Option<String> {
+        let handle = self.ssh_key.lock().ok()?.take()?;
+        handle.join().ok().flatten()
     }
 
     /// The state, locked for reading or writing.
@@ -277,3 +307,44 @@ impl Host {
 pub const CLUSTER_TAG: &str = "groundup:cluster";
 /// The tag naming a node's role.
 pub const ROLE_TAG: &str = "groundup:role";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(plan: bool) -> (tempfile::TempDir, Host) {
+        let text = include_str!("../stdlib/cluster.rhai");
+        let settings =
+            Settings::evaluate(&rhai::Engine::new(), "stdlib/cluster.rhai", text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path(), "k8s-cluster", plan).unwrap();
+        let aws = AwsOptions {
+            region: "us-east-2".into(),
+            endpoint: None,
+            max_attempts: 1,
+            retry_mode: "standard".into(),
+        };
+        let plan = plan.then(|| Plan::new(false));
+        let h = Host::new(settings, state, aws, plan, OutputOptions::default()).unwrap();
+        (dir, h)
+    }
+
+    #[test]
+    fn a_prefetched_ssh_key_is_an_rsa_key_handed_out_once() {
+        let (_d, h) = host(false);
+        assert!(h.take_ssh_key().is_none(), "nothing was prefetched");
+        h.prefetch_ssh_key();
+        h.prefetch_ssh_key(); // a second call does not start another
+        let pem = h.take_ssh_key().expect("the prefetched key");
+        let line = crate::aws::compute::openssh_public_key(&pem).unwrap();
+        assert!(line.starts_with("ssh-rsa "), "{line}");
+        assert!(h.take_ssh_key().is_none(), "handed out once");
+    }
+
+    #[test]
+    fn plan_mode_prefetches_nothing() {
+        let (_d, h) = host(true);
+        h.prefetch_ssh_key();
+        assert!(h.take_ssh_key().is_none());
+    }
+}

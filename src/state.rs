@@ -190,6 +190,32 @@ impl State {
         self.save()
     }
 
+    /// Records several `object_key.key` values with one save (none if
+    /// nothing changed).
+    pub fn set_many_in(
+        &mut self,
+        object_key: &str,
+        entries: impl IntoIterator<Item = (String, Value)>,
+    ) -> Result<()> {
+        let entry = self
+            .data
+            .entry(object_key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let mut changed = false;
+        if let Value::Object(m) = entry {
+            for (key, value) in entries {
+                if m.get(&key) != Some(&value) {
+                    m.insert(key, value);
+                    changed = true;
+                }
+            }
+        }
+        if changed { self.save() } else { Ok(()) }
+    }
+
     /// Forgets a value and saves the file.
     pub fn remove(&mut self, key: &str) -> Result<()> {
         if self.data.shift_remove(key).is_some() {
@@ -279,6 +305,34 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn set_many_in_writes_once_and_not_at_all_when_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = State::open(tmp.path(), "c1", false).unwrap();
+        s.set("vpc_id", Value::String("vpc-1".into())).unwrap();
+        let nodes = || {
+            vec![
+                (
+                    "master-0".to_string(),
+                    serde_json::json!({"ip": "172.31.0.10"}),
+                ),
+                (
+                    "worker-0".to_string(),
+                    serde_json::json!({"ip": "172.31.0.20"}),
+                ),
+            ]
+        };
+        s.set_many_in("nodes", nodes()).unwrap();
+        let again = State::open(tmp.path(), "c1", false).unwrap();
+        assert_eq!(again.get_str("vpc_id").unwrap(), "vpc-1");
+        assert_eq!(again.get("nodes").unwrap()["worker-0"]["ip"], "172.31.0.20");
+        assert_eq!(again.get("nodes").unwrap().as_object().unwrap().len(), 2);
+        // Nothing changed: no write (the removed file is not recreated).
+        fs::remove_file(s.path()).unwrap();
+        s.set_many_in("nodes", nodes()).unwrap();
+        assert!(!s.path().exists());
     }
 
     #[test]

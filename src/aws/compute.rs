@@ -303,9 +303,14 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
     // pair, so a crash at any point loses nothing (AWS's CreateKeyPair
     // returns the private key once; a crash before it is saved would strand
     // the key pair).
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?;
-    let private_pem = key.serialize_pem();
+    // A key generated ahead on a background thread (see
+    // `Host::prefetch_ssh_key`), else one made now.
+    let private_pem = match host.take_ssh_key() {
+        Some(pem) => pem,
+        None => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+            .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?
+            .serialize_pem(),
+    };
     let public = openssh_public_key(&private_pem)
         .map_err(|why| Error::new(Kind::Io, format!("{CALL}: {why}")))?;
     write_private_key(&path, private_pem.as_bytes())?;
@@ -462,6 +467,11 @@ fn instance_from(
 
 /// Records a node in state (`nodes.<name>`).
 pub fn remember_node(host: &Host, n: &Instance) -> Result<()> {
+    host.state().set_in("nodes", &n.name, node_record(host, n))
+}
+
+/// A node's record in state (`nodes.<name>`).
+fn node_record(host: &Host, n: &Instance) -> serde_json::Value {
     let private_dns = if n.hostname.is_empty() {
         String::new()
     } else if host.region == "us-east-1" {
@@ -469,20 +479,16 @@ pub fn remember_node(host: &Host, n: &Instance) -> Result<()> {
     } else {
         format!("{}.{}.compute.internal", n.hostname, host.region)
     };
-    host.state().set_in(
-        "nodes",
-        &n.name,
-        json!({
-            "instance_id": n.id,
-            "role": n.role,
-            "index": n.index,
-            "private_ip": n.private_ip,
-            "public_ip": n.public_ip,
-            "hostname": n.hostname,
-            "private_dns": private_dns,
-            "pod_cidr": n.pod_cidr,
-        }),
-    )
+    json!({
+        "instance_id": n.id,
+        "role": n.role,
+        "index": n.index,
+        "private_ip": n.private_ip,
+        "public_ip": n.public_ip,
+        "hostname": n.hostname,
+        "private_dns": private_dns,
+        "pod_cidr": n.pod_cidr,
+    })
 }
 
 /// Live (not terminated) nodes of the cluster, by node name.
@@ -725,6 +731,9 @@ pub async fn wait_running(
     loop {
         let mut current: HashMap<String, aws_sdk_ec2::types::Instance> = HashMap::new();
         for chunk in ids.chunks(500) {
+            // Follow NextToken: an endpoint may page even an ID list (moto
+            // returns 100 instances a page), and a node on a later page
+            // would otherwise never be seen running.
             let mut pages = ec2
                 .describe_instances()
                 .set_instance_ids(Some(chunk.to_vec()))
@@ -743,7 +752,9 @@ pub async fn wait_running(
                         }
                     }
                     // Eventual consistency: a just-launched ID may not be visible yet.
-                    Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => break,
+                    Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {
+                        break;
+                    }
                     Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
                 }
             }
@@ -762,6 +773,7 @@ pub async fn wait_running(
             .collect();
         if pending.is_empty() {
             let mut out = Vec::new();
+            let mut records = Vec::new();
             for n in nodes {
                 let Some(i) = current.get(&n.id) else {
                     continue;
@@ -778,9 +790,12 @@ pub async fn wait_running(
                 if m.private_ip.is_empty() {
                     m.private_ip = n.private_ip.clone();
                 }
-                remember_node(host, &m)?;
+                records.push((m.name.clone(), node_record(host, &m)));
                 out.push(m);
             }
+            // Every node's public IP and host name in one state write (each
+            // node was already recorded durably when it was launched).
+            host.state().set_many_in("nodes", records)?;
             return Ok(out);
         }
         for n in nodes {

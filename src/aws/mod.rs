@@ -104,6 +104,9 @@ impl Aws {
             .timeout_config(timeouts);
         if let Some(ep) = &opts.endpoint {
             loader = loader.endpoint_url(ep);
+            if ep.starts_with("http://") {
+                loader = loader.http_client(plain_http_client());
+            }
         }
         if std::env::var_os(REQUIRE_LOOPBACK_ENV).is_some() {
             // Under the test guard, credentials come from the environment
@@ -127,6 +130,25 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
         })
     }
+}
+
+/// The HTTP client for a plain-`http://` endpoint (a local emulator): the
+/// SDK's default client, but without loading the system's root
+/// certificates, which an unencrypted endpoint never uses (parsing them is
+/// most of the SDK's start-up cost). HTTPS would fail with it: only used
+/// when the endpoint is `http://`.
+fn plain_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let no_roots = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty())
+        .build()
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(no_roots)
+        .build_https()
 }
 
 fn no_credentials(why: &str) -> Error {

@@ -210,6 +210,8 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
     loop {
         let mut pending = Vec::new();
         for chunk in live.chunks(500) {
+            // Follow NextToken (moto pages an ID list at 100): an instance on
+            // a later page must not be taken for terminated.
             let mut pages = ec2
                 .describe_instances()
                 .set_instance_ids(Some(chunk.to_vec()))

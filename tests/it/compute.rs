@@ -438,3 +438,55 @@ fn subnet_too_small_for_the_counts_is_rejected_before_aws() {
     );
     assert_eq!(moto.requests(), 0);
 }
+
+#[test]
+fn more_than_a_page_of_nodes_come_up_and_go_down() {
+    // moto pages DescribeInstances at 100 instances, even for a list of
+    // IDs: with 101 nodes the waiter (and `down`'s) must read page two, or
+    // node 101 is never seen running (and never seen terminated).
+    let moto = Moto::start();
+    let p = Project::new();
+    let sizes = [
+        "--set",
+        "masters=1",
+        "--set",
+        "workers=100",
+        "--set",
+        "wait_timeout_secs=20",
+        "--set",
+        "delete_timeout_secs=20",
+    ];
+    let mut args = sizes.to_vec();
+    args.extend(["--json", "run", "network", "compute"]);
+    // Succeeds only if the waiter saw all 101 running within 20 s.
+    let j = p.run_on(&moto, &args).ok().json();
+    let nodes = j["state"]["nodes"].as_object().unwrap();
+    assert_eq!(nodes.len(), 101);
+    assert_eq!(nodes["worker-99"]["private_ip"], "172.31.0.119");
+    let mut args = sizes.to_vec();
+    args.extend(["down", "--yes"]);
+    p.run_on(&moto, &args).ok();
+    let sdk = Sdk::new(&moto);
+    let left: usize = sdk.block(async {
+        let mut n = 0;
+        let mut pages = sdk
+            .ec2
+            .describe_instances()
+            .filters(Sdk::cluster("k8s-cluster"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for r in page.unwrap().reservations() {
+                n += r
+                    .instances()
+                    .iter()
+                    .filter(|i| {
+                        i.state().and_then(|s| s.name()).map(|s| s.as_str()) != Some("terminated")
+                    })
+                    .count();
+            }
+        }
+        n
+    });
+    assert_eq!(left, 0, "down waited for every instance");
+}
