@@ -694,7 +694,7 @@ def report(a, m_before, res, elapsed):
          f"groundup's own share (start-up, request signing and parsing in a debug build, a durable state write "
          f"after every resource, the waiter) is about {fmt_s(max(gu_t - fl6['s'], 0))}. " if fl6 else "")
       + "The network steps depend on each other and run in order; the six nodes are launched together "
-      "(bounded pool of `launch_concurrency` = 8), but moto serves one request at a time. "
+      "(bounded pool of `launch_concurrency` = 8), but moto serves them effectively one at a time. "
       "The state file is written (fsync'd) after every resource so that a crash loses nothing; on this "
       "shared disk an fsync usually takes 1–3 ms but occasionally hundreds when other processes flush "
       "their writes, which is most of the spread. "
@@ -743,10 +743,10 @@ def report(a, m_before, res, elapsed):
     w("### What was changed to get here")
     w("")
     w("- Rhai is compiled at opt-level 3 in the dev profile (`groundup check` had a median of 64 ms on this "
-      "machine before; see the table for now).")
+      "machine before, measured under heavier load; see the table for now).")
     w("- aws-lc seeds its random generator from the OS (`AWS_LC_SYS_NO_JITTER_ENTROPY=1` in .cargo/config.toml) "
       "instead of CPU-jitter entropy, whose one-time set-up cost ~35–70 ms of CPU in every process that makes "
-      "a key (ECDSA PKI: 110 ms → ~12 ms).")
+      "a key (10 ECDSA certificates: 109–129 ms before, measured under heavier load; see the table for now).")
     w("- The SSH key pair's RSA key is generated on a background thread while the network steps wait on AWS.")
     w("- A plain-`http://` endpoint gets an HTTP client without the system's root certificates (parsing them "
       "was ~25 ms of start-up in the dev profile).")
