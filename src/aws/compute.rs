@@ -491,40 +491,53 @@ fn node_record(host: &Host, n: &Instance) -> serde_json::Value {
     })
 }
 
-/// Live (not terminated) nodes of the cluster, by node name.
-pub async fn existing_nodes(host: &Host) -> Result<HashMap<String, aws_sdk_ec2::types::Instance>> {
-    const CALL: &str = "ec2::launch_nodes";
+/// Instance states that count as "still there" (not terminated).
+pub const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped", "shutting-down"];
+
+/// Every instance carrying the cluster's tag in one of `states`, following
+/// every page of DescribeInstances.
+pub async fn cluster_instances(
+    host: &Host,
+    call: &str,
+    states: &[&str],
+) -> Result<Vec<aws_sdk_ec2::types::Instance>> {
     let ec2 = &host.aws().await?.ec2;
-    let mut found = HashMap::new();
+    let state_filter = states
+        .iter()
+        .fold(Filter::builder().name("instance-state-name"), |f, s| {
+            f.values(*s)
+        })
+        .build();
+    let mut out = Vec::new();
     let mut pages = ec2
         .describe_instances()
         .filters(cluster_filter(host))
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("pending")
-                .values("running")
-                .values("stopping")
-                .values("stopped")
-                .build(),
-        )
+        .filters(state_filter)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws_error(CALL, "DescribeInstances", e))?;
+        let page = page.map_err(|e| aws_error(call, "DescribeInstances", e))?;
         for r in page.reservations() {
-            for i in r.instances() {
-                let node = i
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == Some(NODE_TAG))
-                    .and_then(|t| t.value())
-                    .unwrap_or_default()
-                    .to_string();
-                if !node.is_empty() {
-                    found.insert(node, i.clone());
-                }
-            }
+            out.extend(r.instances().iter().cloned());
+        }
+    }
+    Ok(out)
+}
+
+/// Live (not terminated, not shutting down) nodes of the cluster, by node name.
+pub async fn existing_nodes(host: &Host) -> Result<HashMap<String, aws_sdk_ec2::types::Instance>> {
+    let running = &LIVE_STATES[..4];
+    let mut found = HashMap::new();
+    for i in cluster_instances(host, "ec2::launch_nodes", running).await? {
+        let node = i
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(NODE_TAG))
+            .and_then(|t| t.value())
+            .unwrap_or_default()
+            .to_string();
+        if !node.is_empty() {
+            found.insert(node, i);
         }
     }
     Ok(found)

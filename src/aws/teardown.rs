@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::Filter;
 use serde_json::json;
 
 use super::network::{cluster_filter, filter};
@@ -141,32 +140,12 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
         }
     }
     if host.can_read() {
-        let ec2 = &host.aws().await?.ec2;
-        let mut pages = ec2
-            .describe_instances()
-            .filters(cluster_filter(host))
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .values("stopping")
-                    .values("stopped")
-                    .values("shutting-down")
-                    .build(),
-            )
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error(CALL, "DescribeInstances", e))?;
-            for r in page.reservations() {
-                for i in r.instances() {
-                    if let Some(id) = i.instance_id() {
-                        ids.insert(id.to_string());
-                    }
-                }
-            }
-        }
+        let live =
+            super::compute::cluster_instances(host, CALL, super::compute::LIVE_STATES).await?;
+        ids.extend(
+            live.iter()
+                .filter_map(|i| i.instance_id().map(str::to_string)),
+        );
     }
     let ids: Vec<String> = ids.into_iter().collect();
     if ids.is_empty() {
@@ -839,26 +818,8 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
     let elb = &host.aws().await?.elb;
     let f = || cluster_filter(host);
     let mut out = Vec::new();
-    let r = ec2
-        .describe_instances()
-        .filters(f())
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("pending")
-                .values("running")
-                .values("stopping")
-                .values("stopped")
-                .values("shutting-down")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_error(CALL, "DescribeInstances", e))?;
-    for res in r.reservations() {
-        for i in res.instances() {
-            out.push(format!("instance {}", i.instance_id().unwrap_or_default()));
-        }
+    for i in super::compute::cluster_instances(host, CALL, super::compute::LIVE_STATES).await? {
+        out.push(format!("instance {}", i.instance_id().unwrap_or_default()));
     }
     if ec2
         .describe_key_pairs()
