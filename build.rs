@@ -3,13 +3,20 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-fn list(dir: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+fn list(manifest_dir: &Path, dir: &str) -> String {
+    let root = manifest_dir.join(dir);
     println!("cargo:rerun-if-changed={}", root.display());
     let mut entries: Vec<_> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     entries.retain(|p| p.extension().is_some_and(|e| e == "rhai"));
+    assert!(
+        !entries.is_empty(),
+        "no .rhai files in {}: nothing to embed",
+        root.display()
+    );
     entries.sort();
     let mut out = String::from("&[\n");
     for p in entries {
@@ -27,10 +34,15 @@ fn list(dir: &str) -> String {
 
 fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo");
+    // Read at run time, not with env!(): a build-script binary cached in a
+    // shared target directory may have been compiled in another checkout.
+    let manifest_dir =
+        std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo");
+    let manifest_dir = Path::new(&manifest_dir);
     let code = format!(
         "/// Embedded runbooks: (name, source).\npub const RUNBOOKS: &[(&str, &str)] = {};\n/// Embedded stdlib modules: (name, source).\npub const STDLIB: &[(&str, &str)] = {};\n",
-        list("runbooks"),
-        list("stdlib")
+        list(manifest_dir, "runbooks"),
+        list(manifest_dir, "stdlib")
     );
     std::fs::write(Path::new(&out_dir).join("embedded.rs"), code).expect("write embedded.rs");
 }
