@@ -14,6 +14,7 @@ pub mod completions;
 pub mod docgen;
 pub mod docs;
 pub mod doctor;
+pub mod durable;
 pub mod embedded;
 pub mod engine;
 pub mod error;

@@ -63,7 +63,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    let result = run(cli);
+    // Whatever the command wrote (state, keys) reaches the disk before exit.
+    let result = result
+        .and(groundup::durable::sync().map_err(|e| Error::io("cannot flush files to disk", e)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -2,9 +2,10 @@
 //!
 //! It records every resource ID and output (`vpc_id`, `subnet_id`, …,
 //! `kubernetes_public_address`, `nodes`).  It is rewritten atomically (a
-//! temporary file in the same directory, fsync, rename) after every change,
-//! so a crash at any point leaves either the old or the new file, never a
-//! truncated one.  A file that cannot be parsed is never overwritten.
+//! temporary file in the same directory, renamed over it) after every
+//! change, so a crash at any point leaves either the old or the new file,
+//! never a truncated one; the writes reach the disk after every runbook step
+//! (see [`crate::durable`]).  A file that cannot be parsed is never overwritten.
 //!
 //! A lock file (`<cluster>/lock`) keeps two groundup processes from working
 //! on the same cluster at once.
@@ -236,15 +237,15 @@ impl State {
         Ok(())
     }
 
-    /// Writes the file atomically (temp file + fsync + rename), mode 0600.
+    /// Writes the file atomically (temp file + rename), mode 0600.
     pub fn save(&self) -> Result<()> {
         if self.read_only {
             return Ok(());
         }
         create_private_dir(&self.dir)?;
-        let text = serde_json::to_string_pretty(&Value::Object(self.data.clone()))
+        let text = serde_json::to_string_pretty(&self.data)
             .map_err(|e| Error::state(format!("cannot encode state: {e}")))?;
-        write_atomic(&self.path, text.as_bytes(), 0o600).map_err(|e| {
+        crate::durable::write_atomic(&self.path, text.as_bytes(), 0o600).map_err(|e| {
             Error::state(format!(
                 "cannot write state file {}: {e}",
                 self.path.display()
@@ -257,25 +258,6 @@ fn corrupt(path: &Path, why: &str) -> Error {
     Error::state(format!("state file {} is not valid: {why}", path.display())).with_help(
         "groundup has left it untouched. Fix it by hand, or move it away to start from the resources' tags (`groundup down` and `up` find resources by tag)",
     )
-}
-
-/// Writes `bytes` to `path` atomically with `mode` from the first byte: a
-/// temporary file in the same directory, created with that mode, fsynced,
-/// then renamed over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".groundup-")
-        .permissions(fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

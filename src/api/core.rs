@@ -21,7 +21,11 @@ pub mod core_api {
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let start = Instant::now();
-        let out: Dynamic = body.call_within_context(&ctx, ())?;
+        let out = body.call_within_context::<Dynamic>(&ctx, ());
+        // What the step recorded (state, keys) reaches the disk now, whether
+        // it succeeded or not (see crate::durable).
+        crate::durable::sync().map_err(|e| format!("cannot flush files to disk: {e}"))?;
+        let out = out?;
         if !h.output.json {
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             let dur = if ms < 1000.0 {

@@ -1,9 +1,8 @@
 //! Atomic file writes with the right mode from the first byte.
 
-use std::fs::{self, File, Permissions};
-use std::io::Write;
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::PkiError;
 
@@ -11,10 +10,11 @@ use super::PkiError;
 /// only), for private keys, kubeconfigs and the encryption config.
 ///
 /// The bytes go to a temporary file in the same directory that is created
-/// with mode 0600 before its first byte is written, then flushed to disk
-/// and renamed over `path`. So there is no moment when the secret is
-/// readable by others, and a crash leaves either the old file or the new
-/// one, never a truncated one. The directory must exist.
+/// with mode 0600 before its first byte is written, then renamed over
+/// `path`. So there is no moment when the secret is readable by others, and
+/// a crash leaves either the old file or the new one, never a truncated one.
+/// The directory must exist; the write reaches the disk at the next
+/// [`crate::durable::sync`].
 pub fn write_secret(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
     write_atomic(path, contents, 0o600)
 }
@@ -26,47 +26,11 @@ pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
 }
 
 fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let io = |action: &'static str| {
-        let path = path.to_path_buf();
-        move |source: std::io::Error| PkiError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(Permissions::from_mode(mode))
-        .tempfile_in(&dir)
-        .map_err(io("create a temporary file for"))?;
-    // The umask may have removed bits from `mode` (never added any): set the
-    // exact mode on the still-empty file.
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .map_err(io("set the mode of"))?;
-    tmp.write_all(contents).map_err(io("write"))?;
-    tmp.as_file().sync_all().map_err(io("sync"))?;
-    tmp.persist(path).map_err(|e| PkiError::Io {
-        action: "rename a temporary file over",
+    crate::durable::write_atomic(path, contents, mode).map_err(|source| PkiError::Io {
+        action: "write",
         path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    // Make the rename itself durable. Not every file system supports syncing
-    // a directory; the data is already on disk, so a failure here is ignored.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+        source,
+    })
 }
 
 /// Reads a whole file as UTF-8 text.
@@ -89,6 +53,7 @@ pub(crate) fn file_mode(path: &Path) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::Permissions;
 
     #[test]
     fn secret_is_0600_and_public_is_0644() {

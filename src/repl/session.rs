@@ -142,6 +142,10 @@ impl Session {
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &run);
         self.host.interrupted.store(false, Ordering::SeqCst);
+        // What the input recorded (state, keys) reaches the disk now.
+        if let Err(e) = crate::durable::sync() {
+            eprintln!("warning: cannot flush files to disk: {e}");
+        }
         match result {
             Ok(v) => {
                 self.keep_imports(&imports);
