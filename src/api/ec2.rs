@@ -80,7 +80,9 @@ pub fn parse_rules(call: &str, rules: Array) -> Result<Vec<IngressRule>, String>
 }
 
 /// Reads one node map: `#{ name: "master-0", role: "master", index: 0,
-/// private_ip: "172.31.0.10", user_data: "name=master-0", pod_cidr: "" }`.
+/// private_ip: "172.31.0.10", user_data: "name=master-0", pod_cidr: "",
+/// source_dest_check: true }`. `source_dest_check` defaults to on, and to
+/// off for a node with a `pod_cidr` (it forwards its pods' traffic).
 pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec, String> {
     let Some(m) = d.try_cast::<Map>() else {
         return Err(format!(
@@ -95,11 +97,12 @@ pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec,
             "private_ip",
             "user_data",
             "pod_cidr",
+            "source_dest_check",
         ]
         .contains(&k.as_str())
         {
             return Err(format!(
-                "nodes[{i}]: unknown field `{k}` (fields: name, role, index, private_ip, user_data, pod_cidr)"
+                "nodes[{i}]: unknown field `{k}` (fields: name, role, index, private_ip, user_data, pod_cidr, source_dest_check)"
             ));
         }
     }
@@ -128,6 +131,14 @@ pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec,
     if !pod_cidr.is_empty() {
         cidr::parse(&pod_cidr).map_err(|e| format!("nodes[{i}].pod_cidr: {e}"))?;
     }
+    let source_dest_check = m
+        .get("source_dest_check")
+        .map(|v| {
+            v.as_bool()
+                .map_err(|t| format!("nodes[{i}].source_dest_check must be true or false, got {t}"))
+        })
+        .transpose()?
+        .unwrap_or(pod_cidr.is_empty());
     let user_data = m
         .get("user_data")
         .map(|v| v.to_string())
@@ -142,6 +153,7 @@ pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec,
         private_ip: ip,
         user_data,
         pod_cidr,
+        source_dest_check,
     })
 }
 
@@ -332,9 +344,12 @@ pub mod ec2_api {
     /// Launches every node in `nodes` that does not exist yet — with bounded
     /// concurrency (setting `launch_concurrency`), tags at launch
     /// (`Name=<cluster>-<name>`, `groundup:cluster`, `groundup:role`,
-    /// `groundup:node`), a public IP, and source/destination checks off —
-    /// and records each in state. Existing nodes (found by tag) are reused.
-    /// `nodes`: maps `#{ name, role, index, private_ip, user_data, pod_cidr }`;
+    /// `groundup:node`), a public IP, and the node's source/destination
+    /// check (`source_dest_check`: off for a node that forwards pod traffic,
+    /// which EC2 can only set after launch) — and records each in state.
+    /// Existing nodes (found by tag) are reused, their check set right.
+    /// `nodes`: maps `#{ name, role, index, private_ip, user_data, pod_cidr,
+    /// source_dest_check }`;
     /// `placement`: `#{ subnet_id, security_group_id, key_name, image_id, instance_type }`.
     #[rhai_fn(return_raw)]
     pub fn launch_nodes(

@@ -392,6 +392,10 @@ pub struct NodeSpec {
     pub user_data: String,
     /// Its pod CIDR (workers).
     pub pod_cidr: String,
+    /// Whether EC2 drops traffic not addressed to or from the node (AWS's
+    /// default). Off for a node that forwards its pods' traffic (the route
+    /// table sends a pod range to it); EC2 can only turn it off after launch.
+    pub source_dest_check: bool,
 }
 
 /// Where and how nodes are launched.
@@ -544,9 +548,10 @@ pub async fn existing_nodes(host: &Host) -> Result<HashMap<String, aws_sdk_ec2::
 }
 
 /// Launches every node that does not exist yet (bounded concurrency), turns
-/// off source/destination checks, and records each node in state as soon as
-/// it is known. Existing nodes are reused (and their source/dest check
-/// fixed if a crash left it on).
+/// off the source/destination check of the nodes that forward pod traffic,
+/// and records each node in state as soon as it is known. Existing nodes are
+/// reused (and their source/dest check set as wanted, e.g. if a crash left
+/// it on).
 pub async fn launch_nodes(
     host: &Host,
     specs: &[NodeSpec],
@@ -574,8 +579,13 @@ pub async fn launch_nodes(
                 )
                 .with_help("groundup will not replace a node silently: run `groundup down` first, or pick another --cluster"));
             }
-            if inst.source_dest_check() == Some(true) && !host.planning() {
-                disable_source_dest_check(host, inst.instance_id().unwrap_or_default()).await?;
+            if inst.source_dest_check() != Some(spec.source_dest_check) && !host.planning() {
+                set_source_dest_check(
+                    host,
+                    inst.instance_id().unwrap_or_default(),
+                    spec.source_dest_check,
+                )
+                .await?;
             }
             let n = instance_from(&inst, Some(spec), REUSED);
             remember_node(host, &n)?;
@@ -607,11 +617,13 @@ pub async fn launch_nodes(
                     "Tags": {"Name": format!("{}-{}", host.cluster, s.name), CLUSTER_TAG: host.cluster, ROLE_TAG: s.role, NODE_TAG: s.name},
                 }),
             );
-            plan.record(
-                "ModifyInstanceAttribute",
-                "",
-                json!({"InstanceId": id, "SourceDestCheck": false}),
-            );
+            if !s.source_dest_check {
+                plan.record(
+                    "ModifyInstanceAttribute",
+                    "",
+                    json!({"InstanceId": id, "SourceDestCheck": false}),
+                );
+            }
             let n = Instance {
                 id,
                 name: s.name.clone(),
@@ -662,12 +674,12 @@ pub async fn launch_nodes(
     Ok(result.into_iter().flatten().collect())
 }
 
-async fn disable_source_dest_check(host: &Host, id: &str) -> Result<()> {
+async fn set_source_dest_check(host: &Host, id: &str, on: bool) -> Result<()> {
     let ec2 = &host.aws().await?.ec2;
     super::eventually("ec2::launch_nodes", "ModifyInstanceAttribute", || {
         ec2.modify_instance_attribute()
             .instance_id(id)
-            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .source_dest_check(AttributeBooleanValue::builder().value(on).build())
             .send()
     })
     .await?;
@@ -717,7 +729,9 @@ async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<I
     // Record it at once: a crash from here on loses nothing.
     remember_node(host, &n)?;
     host.mark_fresh(&n.id);
-    disable_source_dest_check(host, &n.id).await?;
+    if !spec.source_dest_check {
+        set_source_dest_check(host, &n.id, false).await?;
+    }
     host.event("instance", &n.id, CREATED);
     Ok(n)
 }
@@ -798,6 +812,7 @@ pub async fn wait_running(
                     private_ip: n.private_ip.clone(),
                     user_data: String::new(),
                     pod_cidr: n.pod_cidr.clone(),
+                    source_dest_check: n.pod_cidr.is_empty(),
                 };
                 let mut m = instance_from(i, Some(&spec), &n.status);
                 if m.private_ip.is_empty() {

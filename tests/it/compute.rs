@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, InstanceAttributeName};
 use base64::Engine as _;
 
 use crate::support::{Moto, Project, Run, Sdk};
@@ -58,6 +58,11 @@ fn six_nodes_with_the_lessons_layout() {
     let moto = Moto::start();
     let p = Project::new();
     let run = up(&p, &moto, &[]).ok();
+    // The request budget (BENCHMARKS.md): network 18 (one CreateTags only
+    // because moto drops tags given to CreateDhcpOptions) + DescribeImages,
+    // ImportKeyPair, 6 RunInstances, 3 ModifyInstanceAttribute (workers),
+    // one DescribeInstances for the waiter.
+    assert_eq!(moto.requests(), 30, "{:#?}", moto.request_lines());
     let sdk = Sdk::new(&moto);
     let nodes = live_nodes(&sdk, "k8s-cluster");
     let names: Vec<(&str, &str)> = nodes
@@ -102,7 +107,8 @@ fn six_nodes_with_the_lessons_layout() {
                 format!("name={node}")
             };
             assert_eq!(text, want);
-            // source/dest check off
+            // source/dest check off on workers (they forward pod traffic),
+            // AWS's default (on) on masters
             let sd = sdk
                 .ec2
                 .describe_instance_attribute()
@@ -113,7 +119,7 @@ fn six_nodes_with_the_lessons_layout() {
                 .unwrap();
             assert_eq!(
                 sd.source_dest_check().and_then(|v| v.value()),
-                Some(false),
+                Some(!node.starts_with("worker-")),
                 "{node}"
             );
             // tags, type, key, subnet, SG (moto keeps the SG on the interface), public IP
@@ -194,12 +200,38 @@ fn rerun_keeps_six_and_scaling_adds_exactly_two() {
     up(&p, &moto, &[]).ok();
     let sdk = Sdk::new(&moto);
     let first = live_nodes(&sdk, "k8s-cluster");
+    // Someone turned master-0's source/dest check off (as the lesson, or an
+    // older groundup, did): the re-run puts it back to what the layout says.
+    let master0 = first.iter().find(|n| n.0 == "master-0").unwrap().2.clone();
+    let master0 = master0.as_str();
+    let check = |id: &str| {
+        sdk.block(
+            sdk.ec2
+                .describe_instance_attribute()
+                .instance_id(id)
+                .attribute(InstanceAttributeName::SourceDestCheck)
+                .send(),
+        )
+        .unwrap()
+        .source_dest_check()
+        .and_then(|v| v.value())
+    };
+    sdk.block(
+        sdk.ec2
+            .modify_instance_attribute()
+            .instance_id(master0)
+            .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(check(master0), Some(false));
     up(&p, &moto, &[]).ok();
     assert_eq!(
         live_nodes(&sdk, "k8s-cluster"),
         first,
         "a re-run launches nothing"
     );
+    assert_eq!(check(master0), Some(true), "master-0's check is back on");
     let run = p
         .run_on(&moto, &["--json", "--set", "workers=5", "run", "compute"])
         .ok();
@@ -409,6 +441,17 @@ fn plan_lists_every_launch_without_aws() {
         "k8s-cluster-worker-2"
     );
     assert!(ops.iter().any(|o| o["operation"] == "ImportKeyPair"));
+    // Only the workers forward pod traffic: their source/dest checks go off.
+    let modified: Vec<&str> = ops
+        .iter()
+        .filter(|o| o["operation"] == "ModifyInstanceAttribute")
+        .map(|o| o["params"]["InstanceId"].as_str().unwrap())
+        .collect();
+    let worker_ids: Vec<&str> = launches[3..]
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(modified, worker_ids);
     assert!(!p.state_dir().exists());
 }
 
