@@ -206,14 +206,15 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     for (name, text) in stdlib_sources() {
         engine::compile(&engine, &rhai::Scope::new(), &name, &text, &sources)?;
     }
+    let mut asts = Vec::with_capacity(books.len());
     for (name, text) in &books {
-        engine::compile(
+        asts.push(engine::compile(
             &engine,
             &engine::new_scope(&host.settings),
             name,
             text,
             &sources,
-        )?;
+        )?);
     }
     // A runbook that makes the SSH key pair will need a new RSA key if the
     // cluster has no private key file yet: generate it in the background
@@ -225,9 +226,9 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     {
         host.prefetch_ssh_key();
     }
-    for (name, text) in &books {
+    for ((name, _), ast) in books.iter().zip(&asts) {
         let mut scope = engine::new_scope(&host.settings);
-        let _ = engine::run(&engine, &mut scope, name, text, &sources)?;
+        let _ = engine::eval(&engine, &mut scope, name, ast, &sources)?;
     }
     Ok(host)
 }

@@ -135,16 +135,38 @@ pub fn sandbox(engine: &mut Engine) {
     engine.disable_symbol("eval");
 }
 
+/// A new engine with Rhai's standard library, like `Engine::new()`, but the
+/// standard package is built once per process and shared (building it is a
+/// noticeable part of start-up, and a command builds two engines: one for
+/// the settings, one for the runbooks). No module resolver: the caller sets
+/// one when scripts may `import`.
+fn new_engine() -> Engine {
+    use rhai::packages::{Package, StandardPackage};
+    static STD: std::sync::OnceLock<rhai::Shared<Module>> = std::sync::OnceLock::new();
+    let mut e = Engine::new_raw();
+    e.register_global_module(
+        STD.get_or_init(|| StandardPackage::new().as_shared_module())
+            .clone(),
+    );
+    e.set_max_strings_interned(256);
+    e.on_print(|s| println!("{s}"));
+    e.on_debug(|s, source, pos| match source {
+        Some(source) => println!("{source} @ {pos:?} | {s}"),
+        None => println!("{pos:?} | {s}"),
+    });
+    e
+}
+
 /// A plain sandboxed engine (for the settings file).
 pub fn plain_engine() -> Engine {
-    let mut e = Engine::new();
+    let mut e = new_engine();
     sandbox(&mut e);
     e
 }
 
 /// Builds the engine for a host: sandbox, resolver, types, namespaces.
 pub fn build(host: Arc<Host>, project_dir: &Path, sources: Arc<Sources>) -> Engine {
-    let mut engine = Engine::new();
+    let mut engine = new_engine();
     sandbox(&mut engine);
     engine.set_module_resolver(Resolver {
         settings: host.settings.to_module().into(),
@@ -316,8 +338,19 @@ pub fn run(
     sources: &Sources,
 ) -> Result<Dynamic> {
     let ast = compile(engine, scope, name, text, sources)?;
-    let known = known_functions(engine);
+    eval(engine, scope, name, &ast, sources)
+}
+
+/// Runs a compiled script in a scope, mapping errors (the host function
+/// names for "did you mean" are only listed when there is an error).
+pub fn eval(
+    engine: &Engine,
+    scope: &mut Scope,
+    name: &str,
+    ast: &AST,
+    sources: &Sources,
+) -> Result<Dynamic> {
     engine
-        .eval_ast_with_scope::<Dynamic>(scope, &ast)
-        .map_err(|e| script_error(&e, name, sources, &known))
+        .eval_ast_with_scope::<Dynamic>(scope, ast)
+        .map_err(|e| script_error(&e, name, sources, &known_functions(engine)))
 }

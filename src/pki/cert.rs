@@ -432,7 +432,14 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
             missing: cert_path,
         }),
         (false, false) => {
-            let key = generate_key(stem, req.algorithm)?;
+            // The leaves need keys next and can only be signed once the CA
+            // exists: start their keys on the other cores meanwhile.
+            let others = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+            super::keys::prefetch(req.algorithm, others.min(8));
+            let key = super::keys::make(req.algorithm).map_err(|e| PkiError::Issue {
+                stem: stem.to_string(),
+                reason: format!("cannot generate a {} key: {e}", req.algorithm),
+            })?;
             let mut params = base_params(stem, req)?;
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![
@@ -840,19 +847,7 @@ fn issue_leaf(
 }
 
 fn generate_key(stem: &str, alg: KeyAlgorithm) -> Result<KeyPair, PkiError> {
-    let key = match alg {
-        KeyAlgorithm::Rsa2048 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        }
-        KeyAlgorithm::Rsa3072 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
-        }
-        KeyAlgorithm::Rsa4096 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
-        }
-        KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-    };
-    key.map_err(|e| PkiError::Issue {
+    super::keys::generate(alg).map_err(|e| PkiError::Issue {
         stem: stem.to_string(),
         reason: format!("cannot generate a {alg} key: {e}"),
     })

@@ -25,6 +25,7 @@ mod cert;
 mod check;
 mod encryption;
 mod files;
+mod keys;
 mod kubeconfig;
 
 use std::fmt;

@@ -1,0 +1,131 @@
+//! Private key generation, with keys made ahead on idle cores.
+//!
+//! An RSA-2048 key takes tens of milliseconds of CPU, and a cluster needs
+//! ten. The leaves are generated in parallel ([`super::ensure_leaves`]), but
+//! the CA must exist before any leaf can be signed, so while its key is
+//! being made the other cores would sit idle. [`prefetch`] starts keys on
+//! those cores; [`generate`] hands out a ready (or nearly ready) one of the
+//! right algorithm before making a new one. A prefetched key nobody takes
+//! is dropped with the process: it never leaves memory.
+
+use std::sync::{Condvar, Mutex};
+
+use rcgen::KeyPair;
+
+use super::KeyAlgorithm;
+
+#[derive(Default)]
+struct Pool {
+    /// Keys made ahead, with their algorithm.
+    ready: Vec<(KeyAlgorithm, KeyPair)>,
+    /// Keys being made ahead, by algorithm.
+    in_flight: Vec<KeyAlgorithm>,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    ready: Vec::new(),
+    in_flight: Vec::new(),
+});
+static READY: Condvar = Condvar::new();
+
+/// Makes a new key (no pool).
+pub(crate) fn make(alg: KeyAlgorithm) -> Result<KeyPair, rcgen::Error> {
+    match alg {
+        KeyAlgorithm::Rsa2048 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        }
+        KeyAlgorithm::Rsa3072 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
+        }
+        KeyAlgorithm::Rsa4096 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)
+        }
+        KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+    }
+}
+
+/// Starts making `n` keys of `alg` in the background, one thread each.
+/// Only worth it for RSA: an ECDSA key takes microseconds, so nothing is
+/// started for it.
+pub(crate) fn prefetch(alg: KeyAlgorithm, n: usize) {
+    if alg == KeyAlgorithm::EcdsaP256 {
+        return;
+    }
+    for _ in 0..n {
+        if let Ok(mut p) = POOL.lock() {
+            p.in_flight.push(alg);
+        }
+        let spawned = std::thread::Builder::new()
+            .name("groundup-keygen".into())
+            .spawn(move || {
+                let key = make(alg);
+                if let Ok(mut p) = POOL.lock() {
+                    if let Some(i) = p.in_flight.iter().position(|a| *a == alg) {
+                        p.in_flight.swap_remove(i);
+                    }
+                    // A failure is not kept: whoever needs the key makes
+                    // one and reports that error.
+                    if let Ok(k) = key {
+                        p.ready.push((alg, k));
+                    }
+                }
+                READY.notify_all();
+            });
+        if spawned.is_err()
+            && let Ok(mut p) = POOL.lock()
+            && let Some(i) = p.in_flight.iter().position(|a| *a == alg)
+        {
+            p.in_flight.swap_remove(i);
+        }
+    }
+}
+
+/// A key of `alg`: one made ahead if there is one (waiting for it if it is
+/// still being made), else a new one.
+pub(crate) fn generate(alg: KeyAlgorithm) -> Result<KeyPair, rcgen::Error> {
+    if let Ok(mut p) = POOL.lock() {
+        loop {
+            if let Some(i) = p.ready.iter().position(|(a, _)| *a == alg) {
+                return Ok(p.ready.swap_remove(i).1);
+            }
+            if !p.in_flight.contains(&alg) {
+                break;
+            }
+            // Claim nothing while waiting: another taker may get it first,
+            // and then this one loops and makes its own.
+            p = match READY.wait(p) {
+                Ok(p) => p,
+                Err(_) => break,
+            };
+        }
+    }
+    make(alg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetched_keys_are_handed_out_once_and_then_new_ones_are_made() {
+        // RSA-3072 so no other test (they use 2048 and P-256) takes these.
+        prefetch(KeyAlgorithm::Rsa3072, 2);
+        let a = generate(KeyAlgorithm::Rsa3072).unwrap();
+        let b = generate(KeyAlgorithm::Rsa3072).unwrap();
+        let c = generate(KeyAlgorithm::Rsa3072).unwrap();
+        let ders = [a.serialize_der(), b.serialize_der(), c.serialize_der()];
+        assert_ne!(ders[0], ders[1]);
+        assert_ne!(ders[1], ders[2]);
+        assert_ne!(ders[0], ders[2]);
+        let p = POOL.lock().unwrap();
+        assert!(!p.in_flight.contains(&KeyAlgorithm::Rsa3072));
+        assert!(!p.ready.iter().any(|(a, _)| *a == KeyAlgorithm::Rsa3072));
+    }
+
+    #[test]
+    fn ecdsa_is_never_made_ahead() {
+        prefetch(KeyAlgorithm::EcdsaP256, 4);
+        let p = POOL.lock().unwrap();
+        assert!(!p.in_flight.contains(&KeyAlgorithm::EcdsaP256));
+    }
+}
