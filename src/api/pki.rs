@@ -607,12 +607,19 @@ fn ca_fail(ctx: &NativeCallContext, call: &str, e: pki::PkiError) -> Box<EvalAlt
     crate::api::fail(ctx, Error::from(e).prefixed(call).with_help(CA_HELP))
 }
 
-/// How many threads a batch of key generations may use.
-fn batch_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 16)
+/// How many threads a batch of `n` certificates with keys of `alg` may use.
+/// RSA: one each, up to 16. An RSA key is a random search whose length
+/// varies from key to key; with a thread per key the kernel shares the cores
+/// among all of them and they finish together, where one thread per core
+/// working through a queue can leave a core idle while the other ends a
+/// long search. ECDSA keys take microseconds: one thread per core.
+fn batch_threads(n: usize, alg: pki::KeyAlgorithm) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
+    match alg {
+        pki::KeyAlgorithm::EcdsaP256 => cores.min(n),
+        _ => n,
+    }
+    .clamp(1, 16)
 }
 
 #[export_module]
@@ -748,7 +755,18 @@ pub mod pki_api {
         match (&ca.signer, h.planning()) {
             (Some(signer), false) => {
                 let renew = h.settings.int("renew_within_days").clamp(0, 36500) as u32;
-                let results = pki::ensure_leaves(&dir, signer, &parsed, renew, batch_threads());
+                let results = pki::ensure_leaves(
+                    &dir,
+                    signer,
+                    &parsed,
+                    renew,
+                    batch_threads(
+                        parsed.len(),
+                        parsed
+                            .first()
+                            .map_or(pki::KeyAlgorithm::EcdsaP256, |(_, r)| r.algorithm),
+                    ),
+                );
                 let mut first_err = None;
                 for ((stem, _), r) in parsed.iter().zip(results) {
                     match r {

@@ -435,11 +435,12 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
             // The leaves need keys next and can only be signed once the CA
             // exists: start their keys on the other cores meanwhile.
             let others = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
-            super::keys::prefetch(req.algorithm, others.min(8));
+            let ahead = super::keys::prefetch(req.algorithm, others.min(8));
             let key = super::keys::make(req.algorithm).map_err(|e| PkiError::Issue {
                 stem: stem.to_string(),
                 reason: format!("cannot generate a {} key: {e}", req.algorithm),
             })?;
+            drop(ahead);
             let mut params = base_params(stem, req)?;
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             params.key_usages = vec![

@@ -3,9 +3,9 @@
 //! An RSA-2048 key takes tens of milliseconds of CPU, and a cluster needs
 //! ten. The leaves are generated in parallel ([`super::ensure_leaves`]), but
 //! the CA must exist before any leaf can be signed, so while its key is
-//! being made the other cores would sit idle. [`prefetch`] starts keys on
-//! those cores; [`generate`] hands out a ready (or nearly ready) one of the
-//! right algorithm before making a new one. A prefetched key nobody takes
+//! being made the other cores would sit idle. [`prefetch`] keeps those
+//! cores making keys meanwhile; [`generate`] hands out a ready (or nearly
+//! ready) one of the right algorithm before making a new one. A prefetched key nobody takes
 //! is dropped with the process: it never leaves memory.
 
 use std::sync::{Condvar, Mutex};
@@ -44,39 +44,52 @@ pub(crate) fn make(alg: KeyAlgorithm) -> Result<KeyPair, rcgen::Error> {
     }
 }
 
-/// Starts making `n` keys of `alg` in the background, one thread each.
-/// Only worth it for RSA: an ECDSA key takes microseconds, so nothing is
-/// started for it.
-pub(crate) fn prefetch(alg: KeyAlgorithm, n: usize) {
+/// Keeps `threads` background threads making keys of `alg` until the
+/// returned guard is dropped: each finishes the key it is on, hands it to
+/// the pool and stops. So the idle cores stay busy for exactly as long as
+/// the caller is busy (the CA's own key), however long that takes. Only
+/// worth it for RSA: an ECDSA key takes microseconds, so nothing is started
+/// for it.
+pub(crate) fn prefetch(alg: KeyAlgorithm, threads: usize) -> Prefetch {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if alg == KeyAlgorithm::EcdsaP256 {
-        return;
+        return Prefetch { stop };
     }
-    for _ in 0..n {
-        if let Ok(mut p) = POOL.lock() {
-            p.in_flight.push(alg);
-        }
-        let spawned = std::thread::Builder::new()
+    for _ in 0..threads {
+        let stop = stop.clone();
+        let _ = std::thread::Builder::new()
             .name("groundup-keygen".into())
             .spawn(move || {
-                let key = make(alg);
-                if let Ok(mut p) = POOL.lock() {
-                    if let Some(i) = p.in_flight.iter().position(|a| *a == alg) {
-                        p.in_flight.swap_remove(i);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Ok(mut p) = POOL.lock() {
+                        p.in_flight.push(alg);
                     }
-                    // A failure is not kept: whoever needs the key makes
-                    // one and reports that error.
-                    if let Ok(k) = key {
-                        p.ready.push((alg, k));
+                    let key = make(alg);
+                    if let Ok(mut p) = POOL.lock() {
+                        if let Some(i) = p.in_flight.iter().position(|a| *a == alg) {
+                            p.in_flight.swap_remove(i);
+                        }
+                        // A failure is not kept: whoever needs the key
+                        // makes one and reports that error.
+                        if let Ok(k) = key {
+                            p.ready.push((alg, k));
+                        }
                     }
+                    READY.notify_all();
                 }
-                READY.notify_all();
             });
-        if spawned.is_err()
-            && let Ok(mut p) = POOL.lock()
-            && let Some(i) = p.in_flight.iter().position(|a| *a == alg)
-        {
-            p.in_flight.swap_remove(i);
-        }
+    }
+    Prefetch { stop }
+}
+
+/// Stops [`prefetch`]'s threads when dropped.
+pub(crate) struct Prefetch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -109,22 +122,36 @@ mod tests {
     #[test]
     fn prefetched_keys_are_handed_out_once_and_then_new_ones_are_made() {
         // RSA-3072 so no other test (they use 2048 and P-256) takes these.
-        prefetch(KeyAlgorithm::Rsa3072, 2);
-        let a = generate(KeyAlgorithm::Rsa3072).unwrap();
-        let b = generate(KeyAlgorithm::Rsa3072).unwrap();
-        let c = generate(KeyAlgorithm::Rsa3072).unwrap();
-        let ders = [a.serialize_der(), b.serialize_der(), c.serialize_der()];
-        assert_ne!(ders[0], ders[1]);
-        assert_ne!(ders[1], ders[2]);
-        assert_ne!(ders[0], ders[2]);
-        let p = POOL.lock().unwrap();
-        assert!(!p.in_flight.contains(&KeyAlgorithm::Rsa3072));
-        assert!(!p.ready.iter().any(|(a, _)| *a == KeyAlgorithm::Rsa3072));
+        let ahead = prefetch(KeyAlgorithm::Rsa3072, 2);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(ahead);
+        let keys: Vec<Vec<u8>> = (0..4)
+            .map(|_| generate(KeyAlgorithm::Rsa3072).unwrap().serialize_der())
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b, "every key is handed out once");
+            }
+        }
+        // The threads stop after the key they were on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while POOL
+            .lock()
+            .unwrap()
+            .in_flight
+            .contains(&KeyAlgorithm::Rsa3072)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "prefetch threads did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     #[test]
     fn ecdsa_is_never_made_ahead() {
-        prefetch(KeyAlgorithm::EcdsaP256, 4);
+        let _ahead = prefetch(KeyAlgorithm::EcdsaP256, 4);
         let p = POOL.lock().unwrap();
         assert!(!p.in_flight.contains(&KeyAlgorithm::EcdsaP256));
     }
