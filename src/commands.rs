@@ -31,6 +31,13 @@ fn aws_chain_region() -> Option<String> {
             return Some(r.trim().to_string());
         }
     }
+    // No config file, no profile region: skip building a runtime to find out.
+    let config = std::env::var_os("AWS_CONFIG_FILE")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".aws").join("config")));
+    if !config.is_some_and(|c| c.exists()) {
+        return None;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -130,3 +130,21 @@ fn help_has_examples() {
         );
     }
 }
+
+#[test]
+fn region_comes_from_the_aws_config_file_unless_given() {
+    let mut p = Project::new();
+    let config = p.path().join("aws-config");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
+    p.env
+        .push(("AWS_CONFIG_FILE".into(), config.display().to_string()));
+    let run = p.run(&["--json", "settings"]).ok();
+    let region = run.json()["region"].clone();
+    assert_eq!(region["value"], "eu-west-1", "{}", run.stdout);
+    let run = p.run(&["--region", "us-west-2", "--json", "settings"]).ok();
+    assert_eq!(run.json()["region"]["value"], "us-west-2");
+    // No config file: the settings' own default.
+    p.env.clear();
+    let run = p.run(&["--json", "settings"]).ok();
+    assert_eq!(run.json()["region"]["value"], "us-east-2");
+}
