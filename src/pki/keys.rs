@@ -20,11 +20,21 @@ struct Pool {
     ready: Vec<(KeyAlgorithm, KeyPair)>,
     /// Keys being made ahead, by algorithm.
     in_flight: Vec<KeyAlgorithm>,
+    /// Takers waiting for one of those, by algorithm: each waits for its
+    /// own in-flight key, so no more wait than are being made.
+    waiting: Vec<KeyAlgorithm>,
+}
+
+impl Pool {
+    fn count(list: &[KeyAlgorithm], alg: KeyAlgorithm) -> usize {
+        list.iter().filter(|a| **a == alg).count()
+    }
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     ready: Vec::new(),
     in_flight: Vec::new(),
+    waiting: Vec::new(),
 });
 static READY: Condvar = Condvar::new();
 
@@ -93,23 +103,26 @@ impl Drop for Prefetch {
     }
 }
 
-/// A key of `alg`: one made ahead if there is one (waiting for it if it is
-/// still being made), else a new one.
+/// A key of `alg`: one made ahead if there is one, else (when more keys
+/// are being made ahead than takers are already waiting for) the next one
+/// to finish, else a new one made on this thread.
 pub(crate) fn generate(alg: KeyAlgorithm) -> Result<KeyPair, rcgen::Error> {
     if let Ok(mut p) = POOL.lock() {
         loop {
             if let Some(i) = p.ready.iter().position(|(a, _)| *a == alg) {
                 return Ok(p.ready.swap_remove(i).1);
             }
-            if !p.in_flight.contains(&alg) {
+            if Pool::count(&p.in_flight, alg) <= Pool::count(&p.waiting, alg) {
                 break;
             }
-            // Claim nothing while waiting: another taker may get it first,
-            // and then this one loops and makes its own.
+            p.waiting.push(alg);
             p = match READY.wait(p) {
                 Ok(p) => p,
-                Err(_) => break,
+                Err(_) => return make(alg),
             };
+            if let Some(i) = p.waiting.iter().position(|a| *a == alg) {
+                p.waiting.swap_remove(i);
+            }
         }
     }
     make(alg)
