@@ -771,8 +771,6 @@ def report(a, m_before, res, elapsed):
       "leaf (not one per core with a queue), so long prime searches share the cores instead of leaving "
       "one idle. `run pki` RSA-2048: 463 → 399 ms (this script's medians of 5, before and after).")
     w("- The region lookup in the AWS config builds no async runtime when there is no config file.")
-    w("- build.rs reads the manifest directory at run time: a build script cached in a shared target "
-      "directory from another checkout had embedded no runbooks at all.")
     w("- Rhai is compiled at opt-level 3 in the dev profile (`groundup check` had a median of 64 ms on this "
       "machine before, measured under heavier load; see the table for now).")
     w("- aws-lc seeds its random generator from the OS (`AWS_LC_SYS_NO_JITTER_ENTROPY=1` in .cargo/config.toml) "
