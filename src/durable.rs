@@ -13,10 +13,14 @@
 //! directory) cost two disk flushes per resource recorded and per file of
 //! the PKI, most of a run's local time. Instead each write is remembered and
 //! [`sync`] flushes them all at once, with one `syncfs(2)` per file system:
-//! after every runbook step and before the process exits. A power cut can
-//! lose at most the current step's writes, and those converge on re-run:
-//! AWS resources are found again by their tags, and a PKI file is re-made
-//! when it is missing or does not match.
+//! before the process exits, after each REPL input, and at the end of any
+//! runbook step that ends a second or more after the oldest unflushed write
+//! ([`sync_due`]; like a file system's journal commit interval). A power
+//! cut can lose at most that last second and the step in progress, and
+//! those converge on re-run: AWS resources are found again by their tags,
+//! and a PKI file is re-made when it is missing or does not match. (The SSH
+//! private key, whose loss would strand an AWS key pair, is flushed on its
+//! own as soon as it is written.)
 
 use std::collections::BTreeSet;
 use std::fs::{File, Permissions};
@@ -24,9 +28,14 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// Directories with writes not yet flushed to disk.
-static PENDING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Directories with writes not yet flushed to disk, and when the oldest of
+/// those writes was made.
+static PENDING: Mutex<(BTreeSet<PathBuf>, Option<Instant>)> = Mutex::new((BTreeSet::new(), None));
+
+/// How long a write may wait for [`sync_due`] to flush it.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Replaces `path` with `bytes` atomically; the file has `mode` (exactly,
 /// whatever the umask) from its first byte. The directory must exist. The
@@ -52,9 +61,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     if let Ok(mut pending) = PENDING.lock() {
-        pending.insert(dir);
+        pending.0.insert(dir);
+        pending.1.get_or_insert_with(Instant::now);
     }
     Ok(())
+}
+
+/// [`sync`] if the oldest unflushed write is [`FLUSH_INTERVAL`] old or
+/// older; else nothing (the next call, or the one at exit, flushes it).
+pub fn sync_due() -> std::io::Result<()> {
+    let due = PENDING
+        .lock()
+        .map(|p| p.1.is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL))
+        .unwrap_or(false);
+    if due { sync() } else { Ok(()) }
 }
 
 /// Flushes every write made since the last call to disk: one `syncfs(2)`
@@ -63,7 +83,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 /// nothing was written.
 pub fn sync() -> std::io::Result<()> {
     let dirs = match PENDING.lock() {
-        Ok(mut p) => std::mem::take(&mut *p),
+        Ok(mut p) => {
+            p.1 = None;
+            std::mem::take(&mut p.0)
+        }
         Err(_) => return Ok(()),
     };
     let mut first_err = None;

@@ -4,8 +4,8 @@
 //! `kubernetes_public_address`, `nodes`).  It is rewritten atomically (a
 //! temporary file in the same directory, renamed over it) after every
 //! change, so a crash at any point leaves either the old or the new file,
-//! never a truncated one; the writes reach the disk after every runbook step
-//! (see [`crate::durable`]).  A file that cannot be parsed is never overwritten.
+//! never a truncated one; the writes reach the disk in batches (see
+//! [`crate::durable`]).  A file that cannot be parsed is never overwritten.
 //!
 //! A lock file (`<cluster>/lock`) keeps two groundup processes from working
 //! on the same cluster at once.

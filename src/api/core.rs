@@ -22,9 +22,10 @@ pub mod core_api {
         let h = host(&ctx)?;
         let start = Instant::now();
         let out = body.call_within_context::<Dynamic>(&ctx, ());
-        // What the step recorded (state, keys) reaches the disk now, whether
-        // it succeeded or not (see crate::durable).
-        crate::durable::sync().map_err(|e| format!("cannot flush files to disk: {e}"))?;
+        // What the step recorded (state, keys) reaches the disk now if it
+        // has waited a second or more, whether the step succeeded or not
+        // (see crate::durable); everything does at exit.
+        crate::durable::sync_due().map_err(|e| format!("cannot flush files to disk: {e}"))?;
         let out = out?;
         if !h.output.json {
             let ms = start.elapsed().as_secs_f64() * 1000.0;
