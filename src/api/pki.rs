@@ -20,29 +20,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Map, TypeBuilder};
+use rhai::{Array, CustomType, Map};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::aws::types::display_type;
 use crate::error::Error;
 use crate::host::Host;
 use crate::pki::{self, Action, CertInfo, CertRequest, KeyAlgorithm, KeyFacts, Subject, Usages};
 use crate::pki_cluster;
-
-macro_rules! display_type {
-    ($t:ty) => {
-        impl $t {
-            fn build_extra(builder: &mut TypeBuilder<Self>) {
-                builder
-                    .with_fn("to_string", |x: &mut Self| x.to_string())
-                    .with_fn("to_debug", |x: &mut Self| x.to_string())
-                    .with_fn("to_json", |x: &mut Self| {
-                        serde_json::to_string_pretty(x).unwrap_or_default()
-                    });
-            }
-        }
-    };
-}
 
 /// Facts about a certificate's private key file (never the key itself).
 #[derive(Debug, Clone, Serialize, CustomType)]
@@ -309,18 +295,20 @@ impl std::fmt::Display for EncryptionConfig {
     }
 }
 
+/// Permission bits as octal text (`0600`), `-` when unknown.
+fn octal(mode: Option<u32>) -> String {
+    mode.map_or_else(|| "-".to_string(), |m| format!("{m:04o}"))
+}
+
 fn mode_text(path: &Path) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| format!("{:04o}", m.permissions().mode() & 0o7777))
-        .unwrap_or_else(|_| "-".to_string())
+    octal(pki::file_mode(path))
 }
 
 fn key_of(facts: &KeyFacts, algorithm: &str) -> PrivateKey {
     PrivateKey {
         file: facts.path.display().to_string(),
         algorithm: algorithm.to_string(),
-        mode: facts.mode.map_or("-".to_string(), |m| format!("{m:04o}")),
+        mode: octal(facts.mode),
         matches_cert: facts.matches_cert,
     }
 }

@@ -1,7 +1,7 @@
 //! The typed values host functions return: one struct per AWS resource,
 //! with read-only getters in Rhai and a readable `to_string`.
 
-use rhai::{CustomType, TypeBuilder};
+use rhai::CustomType;
 use serde::Serialize;
 
 /// What happened to a resource in this run.
@@ -11,10 +11,14 @@ pub const REUSED: &str = "reused";
 /// Plan mode: the resource would be created.
 pub const PLANNED: &str = "planned";
 
+/// Gives a custom type (with `Display` and `Serialize`) its Rhai
+/// `to_string`, `to_debug` and `to_json`: use with
+/// `#[rhai_type(extra = Self::build_extra)]`. Shared by every typed value
+/// the host returns (here and in `src/api/pki.rs`).
 macro_rules! display_type {
     ($t:ty) => {
         impl $t {
-            fn build_extra(builder: &mut TypeBuilder<Self>) {
+            fn build_extra(builder: &mut rhai::TypeBuilder<Self>) {
                 builder
                     .with_fn("to_string", |x: &mut Self| x.to_string())
                     .with_fn("to_debug", |x: &mut Self| x.to_string())
@@ -25,6 +29,7 @@ macro_rules! display_type {
         }
     };
 }
+pub(crate) use display_type;
 
 /// A VPC.
 #[derive(Debug, Clone, Serialize, CustomType)]

@@ -40,6 +40,7 @@ pub use check::{CheckReport, CheckRow, CheckSpec, KubeletExpect, check};
 pub use encryption::{
     encryption_config_yaml, encryption_key_len, ensure_encryption_config, plan_encryption_config,
 };
+pub(crate) use files::file_mode;
 pub use files::{write_public, write_secret};
 pub use kubeconfig::{KubeconfigSpec, ensure_kubeconfig, kubeconfig_yaml, plan_kubeconfig};
 
