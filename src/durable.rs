@@ -129,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_directory_is_an_error_and_nothing_is_pending_for_it() {
+    fn a_missing_directory_is_an_error_and_no_file_appears() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("no/such/dir/x");
         assert!(write_atomic(&p, b"x", 0o600).is_err());

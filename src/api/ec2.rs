@@ -138,7 +138,7 @@ pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec,
                 .map_err(|t| format!("nodes[{i}].source_dest_check must be true or false, got {t}"))
         })
         .transpose()?
-        .unwrap_or(pod_cidr.is_empty());
+        .unwrap_or_else(|| crate::aws::compute::NodeSpec::default_source_dest_check(&pod_cidr));
     let user_data = m
         .get("user_data")
         .map(|v| v.to_string())

@@ -398,6 +398,15 @@ pub struct NodeSpec {
     pub source_dest_check: bool,
 }
 
+impl NodeSpec {
+    /// The source/destination check a node gets when its map does not say:
+    /// on (AWS's default), off for a node with a pod range (it forwards its
+    /// pods' traffic).
+    pub fn default_source_dest_check(pod_cidr: &str) -> bool {
+        pod_cidr.is_empty()
+    }
+}
+
 /// Where and how nodes are launched.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -812,7 +821,7 @@ pub async fn wait_running(
                     private_ip: n.private_ip.clone(),
                     user_data: String::new(),
                     pod_cidr: n.pod_cidr.clone(),
-                    source_dest_check: n.pod_cidr.is_empty(),
+                    source_dest_check: NodeSpec::default_source_dest_check(&n.pod_cidr),
                 };
                 let mut m = instance_from(i, Some(&spec), &n.status);
                 if m.private_ip.is_empty() {

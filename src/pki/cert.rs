@@ -436,10 +436,7 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
             // exists: start their keys on the other cores meanwhile.
             let others = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
             let ahead = super::keys::prefetch(req.algorithm, others.min(8));
-            let key = super::keys::make(req.algorithm).map_err(|e| PkiError::Issue {
-                stem: stem.to_string(),
-                reason: format!("cannot generate a {} key: {e}", req.algorithm),
-            })?;
+            let key = super::keys::make(req.algorithm).map_err(key_error(stem, req.algorithm))?;
             drop(ahead);
             let mut params = base_params(stem, req)?;
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -848,10 +845,15 @@ fn issue_leaf(
 }
 
 fn generate_key(stem: &str, alg: KeyAlgorithm) -> Result<KeyPair, PkiError> {
-    super::keys::generate(alg).map_err(|e| PkiError::Issue {
+    super::keys::generate(alg).map_err(key_error(stem, alg))
+}
+
+/// The error for a key of `alg` that could not be made for `stem`.
+fn key_error(stem: &str, alg: KeyAlgorithm) -> impl FnOnce(rcgen::Error) -> PkiError + '_ {
+    move |e| PkiError::Issue {
         stem: stem.to_string(),
         reason: format!("cannot generate a {alg} key: {e}"),
-    })
+    }
 }
 
 /// Validity, serial, subject and SANs shared by CA and leaf certificates.
