@@ -12,6 +12,15 @@
 //! let out = nodes.exec("master-0", "hostname"); // as root, inside the node
 //! ```
 //!
+//! For a cluster `groundup up` made on moto, boot the nodes its state names
+//! (same names and private IPs) and play cloud-init with the cluster's key:
+//!
+//! ```ignore
+//! let nodes = TestNodes::boot(&NodeSpec::from_state(&project.state("k8s-cluster")));
+//! let key = project.state_dir().join("k8s-cluster/ssh/k8s-cluster.id_rsa");
+//! nodes.authorize(&public_key_of(&key));
+//! ```
+//!
 //! A `TestNodes` holds the machine-wide lock `/run/groundup-testnodes.lock`
 //! for its whole life, so tests (in this binary, other checkouts, CI) that use
 //! nodes run one after another. Dropping it tears everything down; if the
@@ -65,6 +74,21 @@ impl NodeSpec {
         let workers =
             (0..3).map(|i| NodeSpec::new(&format!("worker-{i}"), &format!("172.31.0.{}", 20 + i)));
         masters.chain(workers).collect()
+    }
+}
+
+impl NodeSpec {
+    /// The nodes `groundup up` recorded in a cluster's state (its `nodes`
+    /// map: name → `private_ip`): moto's instances are not machines, so the
+    /// test nodes stand in for them at the same private addresses.
+    pub fn from_state(state: &serde_json::Value) -> Vec<NodeSpec> {
+        let nodes = state["nodes"].as_object().expect("state has a `nodes` map");
+        let mut specs: Vec<NodeSpec> = nodes
+            .iter()
+            .map(|(name, n)| NodeSpec::new(name, n["private_ip"].as_str().expect("a private_ip")))
+            .collect();
+        specs.sort_by_key(|n| n.ip);
+        specs
     }
 }
 
@@ -133,6 +157,13 @@ impl TestNodes {
     /// `/home/ubuntu/.ssh/authorized_keys` on every node, owner ubuntu, 0600.
     pub fn authorize(&self, pubkey_openssh: &str) {
         script_with_input(&["authorize", "-"], pubkey_openssh.trim());
+    }
+
+    /// `node`'s root directory as the host sees it (its overlay, mounted):
+    /// files put here appear on the node at once; prefer `exec` to look.
+    pub fn root_dir(&self, node: &str) -> PathBuf {
+        self.node(node);
+        PathBuf::from(format!("/run/groundup-testnodes/nodes/{node}/root"))
     }
 
     /// Runs `cmd` with `sh -c` as root inside `node`; code, stdout and stderr.
@@ -360,7 +391,7 @@ fn check_host() {
 }
 
 /// The machine-wide session lock; says so while it waits.
-fn take_lock() -> File {
+pub fn take_lock() -> File {
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)

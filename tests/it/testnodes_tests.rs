@@ -362,3 +362,104 @@ fn serve_gives_the_nodes_files_from_the_host() {
     let missing = nodes.exec("worker-0", &format!("curl -fsS {url}/nope"));
     assert!(!missing.status.success(), "a missing file is a 404");
 }
+
+/// Not a test by itself: the session `a_killed_test_process_leaves_nothing`
+/// kills. Boots a node, says so, and waits to be killed.
+#[test]
+#[ignore = "run by a_killed_test_process_leaves_nothing"]
+fn killed_session_helper() {
+    if std::env::var_os("GROUNDUP_TESTNODES_KILLED_HELPER").is_none() {
+        return;
+    }
+    let nodes = TestNodes::boot(&[NodeSpec::new("worker-2", "172.31.0.22")]);
+    let pids: Vec<String> = node_pids(&nodes).iter().map(u32::to_string).collect();
+    println!("BOOTED {}", pids.join(" "));
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn a_killed_test_process_leaves_nothing() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "testnodes_tests::killed_session_helper",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("GROUNDUP_TESTNODES_KILLED_HELPER", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the test binary");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let booted = lines
+        .find_map(|l| {
+            l.ok()
+                .and_then(|l| l.strip_prefix("BOOTED ").map(str::to_string))
+        })
+        .expect("the helper boots a node");
+    let pids: Vec<u32> = booted
+        .split_whitespace()
+        .map(|p| p.parse().expect("a pid"))
+        .collect();
+    assert!(!pids.is_empty());
+    // SIGKILL: no Drop runs. (Killing systemd-nspawn so would leave its
+    // container running; the reaper must end every process by PID.)
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    // The reaper holds the helper's stderr until it is done.
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(
+        stderr.contains("ended without tearing its nodes down: cleaning up"),
+        "{stderr}"
+    );
+    let _lock = crate::testnodes::take_lock();
+    assert_eq!(
+        traces(),
+        Vec::<String>::new(),
+        "left after a killed session"
+    );
+    let alive: Vec<_> = pids
+        .iter()
+        .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "processes left after a killed session: {alive:?}"
+    );
+}
+
+#[test]
+fn the_nodes_of_a_cluster_up_on_moto_take_its_key() {
+    use crate::support::{Moto, Project};
+    let moto = Moto::start();
+    let p = Project::new();
+    p.run_on(&moto, &["run", "network", "compute"]).ok();
+    let specs = NodeSpec::from_state(&p.state("k8s-cluster"));
+    assert_eq!(
+        specs,
+        NodeSpec::lesson(),
+        "up's nodes are the lesson's, by private IP"
+    );
+    let nodes = TestNodes::boot(&specs);
+    // cloud-init's part: the public half of the key pair up made.
+    let key = p.state_dir().join("k8s-cluster/ssh/k8s-cluster.id_rsa");
+    nodes.authorize(&public_key_of(&key));
+    let known_hosts = p.path().join("known_hosts");
+    for n in ["master-0", "worker-2"] {
+        let out = nodes.ssh(n, &key, &known_hosts, "hostname");
+        assert!(
+            out.status.success(),
+            "{n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(&out), nodes.node(n).hostname());
+    }
+}
