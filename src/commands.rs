@@ -64,7 +64,7 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
     let mut settings = Settings::evaluate(&eng, &name, &text)
         .map_err(|e| engine::script_error(&e, &name, sources, &[]))?;
     // The file as a whole: known keys, none missing, the right types.
-    settings.check_file()?;
+    crate::preflight::check_settings_file(&settings)?;
     for pair in &g.set {
         settings.apply_set(pair)?;
     }
