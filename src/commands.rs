@@ -12,6 +12,7 @@ use crate::embedded;
 use crate::engine::{self, Resolver, Sources};
 use crate::error::{Error, Result};
 use crate::host::{Host, OutputOptions, Plan};
+use crate::preflight::{Preflight, Script};
 use crate::settings::{Origin, Settings};
 use crate::state::State;
 
@@ -62,6 +63,8 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
     let eng = engine::plain_engine();
     let mut settings = Settings::evaluate(&eng, &name, &text)
         .map_err(|e| engine::script_error(&e, &name, sources, &[]))?;
+    // The file as a whole: known keys, none missing, the right types.
+    crate::preflight::check_settings_file(&settings)?;
     for pair in &g.set {
         settings.apply_set(pair)?;
     }
@@ -196,6 +199,41 @@ pub fn stdlib_sources() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A stdlib module compiled: (module name, display name, text, AST).
+pub type CompiledModule = (String, String, String, rhai::AST);
+
+/// Compiles every stdlib module visible to runbooks (see [`stdlib_sources`]).
+pub fn compile_stdlib(engine: &rhai::Engine, sources: &Sources) -> Result<Vec<CompiledModule>> {
+    stdlib_sources()
+        .into_iter()
+        .map(|(name, text)| {
+            let ast = engine::compile(engine, &rhai::Scope::new(), &name, &text, sources)?;
+            let module = Path::new(&name)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            Ok((module, name, text, ast))
+        })
+        .collect()
+}
+
+/// The pre-flight checker for an engine, its settings and the compiled
+/// stdlib modules.
+pub fn preflight<'a>(
+    engine: &'a rhai::Engine,
+    settings: &'a Settings,
+    stdlib: &'a [CompiledModule],
+) -> Preflight<'a> {
+    Preflight::new(
+        engine,
+        settings,
+        stdlib
+            .iter()
+            .map(|(module, name, text, ast)| (module.clone(), Script { name, text, ast })),
+    )
+}
+
 /// Runs runbooks in order on one host (shared state).
 pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let sources = Arc::new(Sources::default());
@@ -210,9 +248,7 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     let engine = engine::build(host.clone(), &project_dir(), sources.clone());
     // Compile everything first (runbooks and the stdlib modules they may
     // import): a syntax error anywhere stops before any AWS call.
-    for (name, text) in stdlib_sources() {
-        engine::compile(&engine, &rhai::Scope::new(), &name, &text, &sources)?;
-    }
+    let stdlib = compile_stdlib(&engine, &sources)?;
     let mut asts = Vec::with_capacity(books.len());
     for (name, text) in &books {
         asts.push(engine::compile(
@@ -223,6 +259,13 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
             &sources,
         )?);
     }
+    // Then the pre-flight: every call, module and setting they name exists.
+    let scripts: Vec<Script> = books
+        .iter()
+        .zip(&asts)
+        .map(|((name, text), ast)| Script { name, text, ast })
+        .collect();
+    preflight(&engine, &host.settings, &stdlib).check(&scripts)?;
     // A runbook that makes the SSH key pair will need a new RSA key if the
     // cluster has no private key file yet: generate it in the background
     // while the steps before it wait on AWS.
@@ -342,7 +385,7 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
     let settings = load_settings(g, &sources)?;
     let mut g2 = g.clone();
     g2.plan = true;
-    let host = make_host(&g2, settings, false)?;
+    let host = make_host(&g2, settings.clone(), false)?;
     let scope = engine::new_scope(&host.settings);
     let engine = engine::build(host, &project_dir(), sources.clone());
     let mut list: Vec<(String, String)> = Vec::new();
@@ -381,12 +424,27 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
             list.push((f.display().to_string(), t));
         }
     }
+    let mut asts = Vec::with_capacity(list.len());
     for (name, text) in &list {
-        engine::compile(&engine, &scope, name, text, &sources)?;
-        if !g.json {
-            println!("ok  {name}");
+        asts.push(engine::compile(&engine, &scope, name, text, &sources)?);
+    }
+    // The pre-flight of `run` and `up`, over every file at once.
+    let stdlib = compile_stdlib(&engine, &sources)?;
+    let scripts: Vec<Script> = list
+        .iter()
+        .zip(&asts)
+        .map(|((name, text), ast)| Script { name, text, ast })
+        .collect();
+    let findings = preflight(&engine, &settings, &stdlib).findings(&scripts);
+    let bad = findings.files();
+    if !g.json {
+        for (name, _) in &list {
+            if !bad.contains(name) {
+                println!("ok  {name}");
+            }
         }
     }
+    findings.into_result()?;
     if g.json {
         let names: Vec<&String> = list.iter().map(|(n, _)| n).collect();
         println!("{}", json!({"compiled": names}));

@@ -208,7 +208,8 @@ fn strip_position(e: &EvalAltResult) -> String {
     }
 }
 
-fn suggest(name: &str, known: &[String]) -> Option<String> {
+/// The nearest of `known` to `name`, for "did you mean".
+pub fn suggest(name: &str, known: &[String]) -> Option<String> {
     known
         .iter()
         .map(|k| (strsim::jaro_winkler(name, k), k))
@@ -314,6 +315,12 @@ pub fn new_scope(settings: &crate::settings::Settings) -> Scope<'static> {
 }
 
 /// Compiles a script against a scope (for `groundup check`, runs and tests).
+///
+/// The scope's constants are compiled as plain variables: Rhai would
+/// otherwise fold every `cluster.<key>` into its value at compile time (a
+/// misspelt key into `()`), and the pre-flight ([`crate::preflight`]) could
+/// no longer see which settings a runbook reads. Running the AST in the
+/// scope with its constants behaves the same.
 pub fn compile(
     engine: &Engine,
     scope: &Scope,
@@ -322,9 +329,24 @@ pub fn compile(
     sources: &Sources,
 ) -> Result<AST> {
     sources.insert(name, text);
-    let mut ast = engine
-        .compile_with_scope(scope, text)
-        .map_err(|e| script_error(&EvalAltResult::from(e), name, sources, &[]))?;
+    let mut names = Scope::new();
+    for (var, _, _) in scope.iter_raw() {
+        names.push_dynamic(var, Dynamic::UNIT);
+    }
+    let mut ast = engine.compile_with_scope(&names, text).map_err(|e| {
+        if let rhai::ParseErrorType::ModuleUndefined(root) = e.err_type()
+            && let Some(line) = e.position().line()
+        {
+            let loc = Location {
+                name: name.to_string(),
+                text: Arc::from(text),
+                line,
+                col: e.position().position().unwrap_or(1).max(1),
+            };
+            return crate::preflight::undefined_namespace(engine, root, e.position(), loc);
+        }
+        script_error(&EvalAltResult::from(e), name, sources, &[])
+    })?;
     ast.set_source(name);
     Ok(ast)
 }

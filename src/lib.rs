@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod net;
 pub mod pki;
 pub mod pki_cluster;
+pub mod preflight;
 pub mod repl;
 pub mod settings;
 pub mod state;

@@ -6,12 +6,19 @@
 //! is a setting, and the `//` comment lines directly above it are its
 //! documentation (shown by `groundup settings`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
-use rhai::{Array, Dynamic, Engine, Module, Scope};
+use rhai::{AST, ASTFlags, Array, Dynamic, Engine, Module, Scope, Stmt};
 
 use crate::error::{Error, Result};
 use crate::net::cidr;
+
+/// Settings of your own: a key in `stdlib/cluster.rhai` that starts with
+/// this prefix is accepted although groundup does not know it, so runbooks
+/// can grow new settings (`export const my_bastion_type = "t3.nano";`, read
+/// as `cluster.my_bastion_type`, overridable with `--set`).
+pub const OWN_PREFIX: &str = "my_";
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,11 @@ pub struct Setting {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     items: Vec<Setting>,
+    /// Where each key is defined in the file: line, the key's column and
+    /// its value's column.
+    positions: HashMap<String, (usize, usize, usize)>,
+    /// The file's display name and text.
+    file: Option<(String, Arc<str>)>,
 }
 
 /// Parses the doc comments above each `export const` line.
@@ -86,7 +98,8 @@ fn doc_comments(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn type_name(v: &Dynamic) -> &'static str {
+/// A value's type as settings name it: string, integer, bool, list, value.
+pub fn type_name(v: &Dynamic) -> &'static str {
     if v.is_string() {
         "string"
     } else if v.is_int() {
@@ -98,6 +111,29 @@ fn type_name(v: &Dynamic) -> &'static str {
     } else {
         "value"
     }
+}
+
+/// Where each exported constant of a settings file is: line, the key's
+/// column, the value's column.
+fn positions(ast: &AST) -> HashMap<String, (usize, usize, usize)> {
+    let mut out = HashMap::new();
+    for s in ast.statements() {
+        if let Stmt::Var(x, flags, _) = s
+            && flags.contains(ASTFlags::EXPORTED)
+        {
+            let (ident, value) = (&x.0, &x.1);
+            let vpos = value.start_position();
+            out.insert(
+                ident.name.to_string(),
+                (
+                    ident.pos.line().unwrap_or(0),
+                    ident.pos.position().unwrap_or(1),
+                    vpos.position().unwrap_or(1),
+                ),
+            );
+        }
+    }
+    out
 }
 
 fn show(v: &Dynamic) -> String {
@@ -146,7 +182,10 @@ impl Settings {
                 });
             }
         }
-        Ok(Settings { items })
+        Ok(Settings {
+            items,
+            ..Default::default()
+        })
     }
 
     /// Evaluates `text` as a module with a plain engine (used by tests and
@@ -159,7 +198,33 @@ impl Settings {
         let mut ast = engine.compile(text)?;
         ast.set_source(name);
         let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)?;
-        Ok(Self::from_module(&module, text).unwrap_or_default())
+        let mut s = Self::from_module(&module, text).unwrap_or_default();
+        s.positions = positions(&ast);
+        s.file = Some((name.to_string(), Arc::from(text)));
+        Ok(s)
+    }
+
+    /// The built-in `stdlib/cluster.rhai`: the one source of what the known
+    /// settings are and of their types (those of their default values).
+    pub fn builtin() -> &'static Settings {
+        static BUILTIN: OnceLock<Settings> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let text = crate::embedded::stdlib("cluster").unwrap_or_default();
+            Settings::evaluate(&Engine::new_raw(), "<builtin>/stdlib/cluster.rhai", text)
+                .unwrap_or_default()
+        })
+    }
+
+    /// Where `key` is defined in the settings file: line, the key's column
+    /// and its value's column.
+    pub fn position(&self, key: &str) -> Option<(usize, usize, usize)> {
+        self.positions.get(key).copied()
+    }
+
+    /// The settings file's display name and text (when it was evaluated
+    /// from one).
+    pub fn file(&self) -> Option<(&str, &Arc<str>)> {
+        self.file.as_ref().map(|(n, t)| (n.as_str(), t))
     }
 
     /// All settings in file order.
@@ -197,7 +262,16 @@ impl Settings {
             .unwrap_or_default()
     }
 
-    fn nearest(&self, key: &str) -> Option<String> {
+    /// The "did you mean" for an unknown setting `key`.
+    pub fn unknown_key_help(&self, key: &str) -> String {
+        match self.nearest(key) {
+            Some(n) => format!("did you mean `{n}`? (`groundup settings` lists them all)"),
+            None => "`groundup settings` lists every setting".to_string(),
+        }
+    }
+
+    /// The known setting nearest to `key`, if any is near.
+    pub fn nearest(&self, key: &str) -> Option<String> {
         self.items
             .iter()
             .map(|s| (strsim::jaro_winkler(key, &s.key), &s.key))
@@ -218,16 +292,9 @@ impl Settings {
 
     /// Sets a setting from text, converting to its type.
     pub fn set_text(&mut self, key: &str, raw: &str, origin: Origin) -> Result<()> {
-        let nearest = self.nearest(key);
+        let help = self.unknown_key_help(key);
         let Some(item) = self.items.iter_mut().find(|s| s.key == key) else {
-            let mut e = Error::setting(format!("unknown setting `{key}`"));
-            e = match nearest {
-                Some(n) => e.with_help(format!(
-                    "did you mean `{n}`? (`groundup settings` lists them all)"
-                )),
-                None => e.with_help("`groundup settings` lists every setting"),
-            };
-            return Err(e);
+            return Err(Error::setting(format!("unknown setting `{key}`")).with_help(help));
         };
         let expected = type_name(&item.default);
         let value: Dynamic = if item.default.is_int() {
@@ -648,6 +715,51 @@ mod tests {
             let e = s.validate().unwrap_err();
             assert!(e.message.contains(want), "{set}: got {}", e.message);
             assert_eq!(e.exit_code(), 1);
+        }
+    }
+
+    /// One source for the settings: every key Rust reads through the typed
+    /// accessors is defined in the built-in stdlib/cluster.rhai, so
+    /// `preflight::check_settings_file` guarantees it is present with its type (the
+    /// accessors never fall back to "" or 0 for a setting that exists).
+    #[test]
+    fn every_setting_rust_reads_is_in_the_builtin_cluster_rhai() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![root];
+        let mut keys = Vec::new();
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    for pat in [".str(\"", ".int(\"", ".bool(\"", ".list(\"", "set_text(\""] {
+                        for (i, _) in text.match_indices(pat) {
+                            let rest = &text[i + pat.len()..];
+                            let key: String = rest
+                                .chars()
+                                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                                .collect();
+                            if rest[key.len()..].starts_with('"') && !key.is_empty() {
+                                keys.push((p.display().to_string(), key));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(keys.len() > 20, "{keys:?}");
+        let b = Settings::builtin();
+        for (file, key) in keys {
+            // Settings of your own are for runbooks (and test fixtures).
+            if key.starts_with(OWN_PREFIX) {
+                continue;
+            }
+            assert!(
+                b.get(&key).is_some(),
+                "{file} reads setting `{key}`, which stdlib/cluster.rhai does not define"
+            );
         }
     }
 

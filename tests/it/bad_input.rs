@@ -168,7 +168,7 @@ const PRE_VALIDATED: &[Case] = &[
         &["run", "typo.rhai"],
         2,
         &[
-            "unknown function or wrong argument types: ec2::create_vcp",
+            "unknown function `ec2::create_vcp`",
             "did you mean `ec2::create_vpc`?",
             "[typo.rhai:1:",
         ],

@@ -21,6 +21,7 @@ mod lifecycle;
 mod network;
 mod output;
 mod pki;
+mod preflight;
 mod proxy;
 mod quickstart;
 mod reliability;
