@@ -2,10 +2,169 @@
 //! two processes on one cluster; the sandbox; secrets never shown.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use crate::lifecycle::count_all;
-use crate::proxy::{FaultProxy, Faults};
+use crate::lifecycle::{ONE_CLUSTER_IN_REGION, count_all, count_region, region_delta};
+use crate::proxy::{FaultProxy, Faults, is_mutating};
 use crate::support::{Moto, Project, Sdk};
+
+/// `up` for network + compute (every AWS create of the lesson; the PKI
+/// makes no AWS request).
+const UP: &[&str] = &["--set", "steps=network,compute", "up"];
+
+fn up_args<'a>(endpoint: &'a str) -> Vec<&'a str> {
+    let mut v = vec!["--endpoint", endpoint];
+    v.extend_from_slice(UP);
+    v
+}
+
+/// The mutating actions a clean `up` sends, in order (through a proxy that
+/// only counts).
+fn mutating_actions_of_up(moto: &Moto) -> Vec<String> {
+    moto.reset();
+    let proxy = FaultProxy::start(moto.port, Faults::default());
+    Project::new().run(&up_args(&proxy.endpoint)).ok();
+    let list: Vec<String> = proxy
+        .stats
+        .actions()
+        .into_iter()
+        .filter(|a| is_mutating(a))
+        .collect();
+    assert!(list.len() >= 20, "too few mutating requests: {list:?}");
+    list
+}
+
+/// Asserts that a run through `proxy` sent only reads (`Describe*`).
+fn only_reads(proxy: &FaultProxy, what: &str) {
+    let writes: Vec<String> = proxy
+        .stats
+        .actions()
+        .into_iter()
+        .filter(|a| !a.starts_with("Describe"))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "{what}: the re-run changed something: {writes:?}"
+    );
+    assert!(
+        !proxy.stats.actions().is_empty(),
+        "{what}: the re-run made no request at all"
+    );
+}
+
+#[test]
+fn a_lost_answer_to_any_mutating_request_of_up_leaves_everything_exactly_once() {
+    let moto = Moto::start();
+    let sdk = Sdk::new(&moto);
+    let actions = mutating_actions_of_up(&moto);
+    moto.reset();
+    let base = count_region(&sdk);
+    let start = Instant::now();
+    for (i, action) in actions.iter().enumerate() {
+        let n = i as u64 + 1;
+        moto.reset();
+        let p = Project::new();
+        let proxy = FaultProxy::start(
+            moto.port,
+            Faults {
+                drop_answer: Some(n),
+                ..Faults::default()
+            },
+        );
+        let run = p.run(&up_args(&proxy.endpoint));
+        assert_eq!(
+            proxy.stats.dropped.load(Ordering::SeqCst),
+            1,
+            "answer {n} ({action}) was not dropped"
+        );
+        assert_eq!(
+            run.code, 0,
+            "up failed after the answer to {action} (#{n}) was lost:\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            region_delta(&sdk, base),
+            ONE_CLUSTER_IN_REGION,
+            "after the answer to {action} (#{n}) was lost"
+        );
+        // The re-run finds everything and changes nothing.
+        let again = FaultProxy::start(moto.port, Faults::default());
+        p.run(&up_args(&again.endpoint)).ok();
+        only_reads(&again, &format!("after losing {action} (#{n})"));
+        assert_eq!(region_delta(&sdk, base), ONE_CLUSTER_IN_REGION);
+    }
+    eprintln!(
+        "lost-answer loop: {} mutating requests, {:.1} s",
+        actions.len(),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn up_killed_right_after_any_mutating_request_converges_exactly_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let moto = Moto::start();
+    let sdk = Sdk::new(&moto);
+    let actions = mutating_actions_of_up(&moto);
+    moto.reset();
+    let base = count_region(&sdk);
+    let start = Instant::now();
+    for (i, action) in actions.iter().enumerate() {
+        let n = i as u64 + 1;
+        moto.reset();
+        let p = Project::new();
+        let proxy = FaultProxy::start(
+            moto.port,
+            Faults {
+                kill_after: Some(n),
+                ..Faults::default()
+            },
+        );
+        let mut child = p
+            .cmd(&up_args(&proxy.endpoint))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        proxy.set_victim(child.id());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "up was not killed after {action} (#{n}): {status:?}"
+        );
+        let path = p.state_dir().join("k8s-cluster/state.json");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("state.json corrupt after a kill after {action}: {e}"));
+        }
+        let delta = region_delta(&sdk, base);
+        assert!(
+            delta
+                .iter()
+                .zip(ONE_CLUSTER_IN_REGION)
+                .all(|(d, one)| *d <= one),
+            "duplicates after a kill after {action} (#{n}): {delta:?}"
+        );
+        let run = p.run_on(&moto, UP);
+        assert_eq!(
+            run.code, 0,
+            "the re-run after a kill after {action} (#{n}) failed:\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            region_delta(&sdk, base),
+            ONE_CLUSTER_IN_REGION,
+            "after a kill after {action} (#{n}) and a re-run"
+        );
+    }
+    eprintln!(
+        "kill-point loop: {} mutating requests, {:.1} s",
+        actions.len(),
+        start.elapsed().as_secs_f64()
+    );
+}
 
 #[test]
 fn up_and_down_survive_throttling_and_resets() {
@@ -146,6 +305,10 @@ fn too_few_attempts_fail_with_the_operation_and_code() {
         "{}",
         run.stderr
     );
+    // aws_max_attempts=2: the one call was tried exactly twice, and nothing
+    // reached moto.
+    assert_eq!(proxy.stats.throttled.load(Ordering::SeqCst), 2);
+    assert_eq!(proxy.stats.forwarded.load(Ordering::SeqCst), 0);
 }
 
 #[test]
