@@ -272,16 +272,19 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
     const CALL: &str = "ec2::create_dhcp_options";
     let servers = "AmazonProvidedDNS";
     let name = host.cluster.clone();
-    let mut found: Option<String> = None;
+    let mut found: Option<(String, bool)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
         // A crash between a create and its tagging (on an endpoint that
         // ignores the create's tags) leaves an untagged set: adopt it.
-        found = find_dhcp_options(host, domain_name, servers, true).await?;
+        found = find_dhcp_options(host, domain_name, servers).await?;
     }
     let status;
     let id = match found {
-        Some(id) => {
+        Some((id, tagged)) => {
             status = REUSED;
+            if !tagged && !host.planning() {
+                tag_resource(host, CALL, &id, &name).await?;
+            }
             id
         }
         None if host.planning() => {
@@ -338,11 +341,7 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
                 },
                 // moto ignores the tags of CreateDhcpOptions, so a set whose
                 // answer was lost may be untagged: look for that too.
-                || async {
-                    Ok(find_dhcp_options(host, domain_name, servers, true)
-                        .await?
-                        .map(|id| (id, false)))
-                },
+                || find_dhcp_options(host, domain_name, servers),
             )
             .await?;
             let (id, tagged) = made.into_inner();
@@ -401,15 +400,15 @@ fn dhcp_config(d: &aws_sdk_ec2::types::DhcpOptions) -> (String, String) {
 }
 
 /// The cluster's DHCP options set with this configuration (two are an
-/// error). With `untagged_too`, after a create whose answer was lost: also
-/// an untagged set with exactly this configuration that no VPC uses (an
-/// endpoint that ignored the create's tags made it).
+/// error), and whether it carries the cluster's tag; else an untagged set
+/// with exactly this configuration that no VPC uses (an endpoint that
+/// ignores the create's tags made it, and its answer or its tagging was
+/// lost).
 async fn find_dhcp_options(
     host: &Host,
     domain_name: &str,
     servers: &str,
-    untagged_too: bool,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, bool)>> {
     const CALL: &str = "ec2::create_dhcp_options";
     let ec2 = &host.aws().await?.ec2;
     let out = ec2
@@ -425,10 +424,7 @@ async fn find_dhcp_options(
         .filter_map(|d| d.dhcp_options_id().map(|id| (id.to_string(), ())))
         .collect();
     if let Some((id, ())) = one_or_none("DHCP options set", &host.cluster, matching)? {
-        return Ok(Some(id));
-    }
-    if !untagged_too {
-        return Ok(None);
+        return Ok(Some((id, true)));
     }
     let all = ec2
         .describe_dhcp_options()
@@ -453,7 +449,10 @@ async fn find_dhcp_options(
         .filter(|id| !used.contains(id))
         .map(|id| (id, ()))
         .collect();
-    Ok(one_or_none("untagged DHCP options set", &host.cluster, orphans)?.map(|(id, ())| id))
+    Ok(
+        one_or_none("untagged DHCP options set", &host.cluster, orphans)?
+            .map(|(id, ())| (id, false)),
+    )
 }
 
 /// Finds or creates the subnet `cidr` in the VPC.

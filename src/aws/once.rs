@@ -284,9 +284,9 @@ pub fn duplicate_error(what: &str, cluster: &str, ids: &[&str]) -> Error {
             ids.join(", ")
         ),
     )
-    .with_help(format!(
-        "groundup will not pick one: delete the extra one(s) by hand (`groundup status --refresh` lists them), or `groundup down` to delete them all"
-    ))
+    .with_help(
+        "groundup will not pick one: delete the extra one(s) by hand (`groundup status --refresh` lists them), or `groundup down` to delete them all",
+    )
 }
 
 /// The duplicates among `(kind, group, id)` items: one `duplicate KIND

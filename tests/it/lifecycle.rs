@@ -414,8 +414,8 @@ pub fn count_region(sdk: &Sdk) -> [usize; 11] {
 pub fn region_delta(sdk: &Sdk, baseline: [usize; 11]) -> [i64; 11] {
     let now = count_region(sdk);
     let mut d = [0i64; 11];
-    for i in 0..11 {
-        d[i] = now[i] as i64 - baseline[i] as i64;
+    for ((d, n), b) in d.iter_mut().zip(now).zip(baseline) {
+        *d = n as i64 - b as i64;
     }
     d
 }

@@ -680,3 +680,68 @@ fn no_key_material_with_verbose_pki() {
     assert!(looked > 50, "only {looked} key lines looked for");
     assert!(!out.contains("PRIVATE KEY"), "{out}");
 }
+
+#[test]
+fn a_ca_key_left_without_its_certificate_gets_it_back_and_every_certificate_still_verifies() {
+    // A kill between writing ca-key.pem and ca.pem leaves the key alone.
+    let p = Project::new();
+    let pki_args = [
+        "--set",
+        "kubernetes_public_address=k8s.example.test",
+        "run",
+        "pki",
+    ];
+    p.run(&pki_args).ok();
+    let dir = p.state_dir().join("k8s-cluster/pki");
+    let key_before = std::fs::read(dir.join("ca-key.pem")).unwrap();
+    std::fs::remove_file(dir.join("ca.pem")).unwrap();
+    let mut json = vec!["--json"];
+    json.extend_from_slice(&pki_args);
+    let run = p.run(&json).ok();
+    assert!(
+        run.stdout.contains("made again from the CA's key"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read(dir.join("ca-key.pem")).unwrap(),
+        key_before,
+        "the same CA key"
+    );
+    // The certificates issued before the kill chain to the re-made CA, and
+    // were kept.
+    for leaf in ["admin", "kubernetes", "kube-proxy"] {
+        let out = std::process::Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(dir.join("ca.pem"))
+            .arg(dir.join(format!("{leaf}.pem")))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{leaf}: {out:?}");
+    }
+    let check = [
+        "--set",
+        "kubernetes_public_address=k8s.example.test",
+        "pki",
+        "check",
+    ];
+    let run = p.run(&check);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // `pki check` reads the kubeconfigs: one naming another server fails it.
+    let admin = dir.join("admin.kubeconfig");
+    let text = std::fs::read_to_string(&admin).unwrap();
+    std::fs::write(
+        &admin,
+        text.replace("k8s.example.test", "elsewhere.example.test"),
+    )
+    .unwrap();
+    let run = p.run(&check).expect_code(2);
+    assert!(
+        run.stdout.contains(&format!(
+            "{}: server is https://elsewhere.example.test:6443, but the API server is at https://k8s.example.test:6443 or https://127.0.0.1:6443",
+            admin.display()
+        )),
+        "{}",
+        run.stdout
+    );
+}
