@@ -131,7 +131,8 @@ pub fn cmd_status(g: &Global, refresh: bool) -> Result<()> {
 }
 
 /// Compares state with AWS: `missing …` (in state, not in AWS), `extra …`
-/// (tagged in AWS, not in state), `changed …`.
+/// (tagged in AWS, not in state), `changed …`, `duplicate …` (two or more
+/// where one is expected).
 async fn drift(host: &Host, st: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
     use crate::aws::network::cluster_filter;
     let ec2 = &host.aws().await?.ec2;
@@ -186,5 +187,8 @@ async fn drift(host: &Host, st: &serde_json::Map<String, Value>) -> Result<Vec<S
         }
     }
     let _ = cluster_filter;
+    // Two of a kind where one is expected: listed with every ID (`down`
+    // deletes them all).
+    out.extend(crate::aws::teardown::duplicates(host, &host.cluster).await?);
     Ok(out)
 }

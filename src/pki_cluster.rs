@@ -254,8 +254,16 @@ pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<
             .filter(|n| n.role == "master")
             .map(|n| n.private_ip.clone()),
     );
+    let port = settings.int("api_port");
+    let mut api_servers = Vec::new();
     match public_address(settings, state) {
-        Ok(a) => required.push(a),
+        Ok(a) => {
+            // Kubeconfigs name the API through the load balancer, or (the
+            // controller manager's and the scheduler's) on the master.
+            api_servers.push(format!("https://{a}:{port}"));
+            api_servers.push(format!("https://127.0.0.1:{port}"));
+            required.push(a)
+        }
         Err(e) => problems.push(format!(
             "cannot check the API server certificate for the public address: {} ({})",
             e.message,
@@ -289,6 +297,7 @@ pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<
         kubelets,
         cluster_dns: settings.str("cluster_dns"),
         service_cidr: settings.str("service_cidr"),
+        api_servers,
     };
     Ok((spec, problems))
 }

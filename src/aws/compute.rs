@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::network::{cluster_filter, filter, tag_spec, tags_json};
+use super::once::{Failure, create_once, ec2_no_retry, failed, max_attempts, one_or_none};
 use super::types::*;
 use super::{aws_error, code_of};
 use crate::error::{Error, Kind, Result};
@@ -160,9 +161,9 @@ pub fn key_path(host: &Host, name: &str) -> PathBuf {
         .join(format!("{name}.id_rsa"))
 }
 
-/// The OpenSSH public key (`ssh-rsa AAAA…`) of an RSA private key in PEM
-/// (PKCS#1 as AWS returns it, or PKCS#8).
-pub fn openssh_public_key(private_pem: &str) -> std::result::Result<String, String> {
+/// An RSA private key's public half, read from PEM (PKCS#1 as AWS returns
+/// it, or PKCS#8).
+fn rsa_public(private_pem: &str) -> std::result::Result<aws_lc_rs::rsa::PublicKey, String> {
     let p = pem::parse(private_pem).map_err(|_| "the file is not a PEM private key".to_string())?;
     let kp = match p.tag() {
         "RSA PRIVATE KEY" => aws_lc_rs::rsa::KeyPair::from_der(p.contents()),
@@ -171,41 +172,96 @@ pub fn openssh_public_key(private_pem: &str) -> std::result::Result<String, Stri
     }
     .map_err(|e| format!("not a usable RSA key: {e}"))?;
     use aws_lc_rs::signature::KeyPair as _;
-    let pk = kp.public_key();
-    fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
-        buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        buf.extend_from_slice(bytes);
+    Ok(kp.public_key().clone())
+}
+
+/// The OpenSSH public key (`ssh-rsa AAAA…`) of an RSA private key in PEM
+/// (PKCS#1 as AWS returns it, or PKCS#8), encoded by the `ssh-key` crate.
+pub fn openssh_public_key(private_pem: &str) -> std::result::Result<String, String> {
+    let pk = rsa_public(private_pem)?;
+    let mpint = |b: &[u8]| {
+        ssh_key::Mpint::from_positive_bytes(b).map_err(|e| format!("cannot encode the key: {e}"))
+    };
+    let rsa = ssh_key::public::RsaPublicKey {
+        e: mpint(pk.exponent().big_endian_without_leading_zero())?,
+        n: mpint(pk.modulus().big_endian_without_leading_zero())?,
+    };
+    ssh_key::PublicKey::new(ssh_key::public::KeyData::Rsa(rsa), "")
+        .to_openssh()
+        .map(|s| s.trim_end().to_string())
+        .map_err(|e| format!("cannot encode the key: {e}"))
+}
+
+/// The fingerprint EC2 shows for an *imported* RSA key pair: the MD5 of the
+/// public key's DER (SubjectPublicKeyInfo), as colon-separated hex (what
+/// `openssl pkey -pubout -outform DER | openssl md5 -c` prints).
+pub fn imported_fingerprint(private_pem: &str) -> std::result::Result<String, String> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use md5::Digest as _;
+    let pk = rsa_public(private_pem)?;
+    let der = pk
+        .as_der()
+        .map_err(|_| "cannot encode the public key".to_string())?;
+    let sum = md5::Md5::digest(der.as_ref());
+    Ok(sum
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
+/// What to do about the key pair, from what exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStep {
+    /// Both exist and are the same key: reuse.
+    Reuse,
+    /// Only the file exists: import its public half.
+    Import,
+    /// Neither exists: make a key, write the file, then import.
+    Create,
+    /// AWS has a key pair of that name, but not this file's key.
+    Mismatch,
+    /// AWS has it and the file is gone: AWS never hands a private key out
+    /// again.
+    Stranded,
+}
+
+/// The decision: `file_fp` is the file's fingerprint (None: no file),
+/// `aws_fp` the key pair's in AWS (None: no key pair; Some("") when AWS
+/// shows none).
+pub fn key_step(file_fp: Option<&str>, aws_fp: Option<&str>) -> KeyStep {
+    match (file_fp, aws_fp) {
+        (None, None) => KeyStep::Create,
+        (None, Some(_)) => KeyStep::Stranded,
+        (Some(_), None) => KeyStep::Import,
+        (Some(_), Some("")) => KeyStep::Reuse,
+        (Some(f), Some(a)) if f.eq_ignore_ascii_case(a.trim()) => KeyStep::Reuse,
+        (Some(_), Some(_)) => KeyStep::Mismatch,
     }
-    fn mpint(bytes: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(bytes.len() + 1);
-        if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-            v.push(0);
-        }
-        v.extend_from_slice(bytes);
-        v
+}
+
+/// The key pair `name` in AWS: `Some(fingerprint)` (empty when AWS shows
+/// none), `None` when there is no such key pair.
+async fn aws_key_fingerprint(host: &Host, name: &str) -> Result<Option<String>> {
+    let ec2 = &host.aws().await?.ec2;
+    match ec2.describe_key_pairs().key_names(name).send().await {
+        Ok(out) => Ok(out
+            .key_pairs()
+            .first()
+            .map(|k| k.key_fingerprint().unwrap_or_default().to_string())),
+        Err(e) if code_of(&e).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(None),
+        Err(e) => Err(aws_error("ec2::create_key_pair", "DescribeKeyPairs", e)),
     }
-    let mut blob = Vec::new();
-    put(&mut blob, b"ssh-rsa");
-    put(
-        &mut blob,
-        &mpint(pk.exponent().big_endian_without_leading_zero()),
-    );
-    put(
-        &mut blob,
-        &mpint(pk.modulus().big_endian_without_leading_zero()),
-    );
-    Ok(format!(
-        "ssh-rsa {}",
-        base64::engine::general_purpose::STANDARD.encode(blob)
-    ))
 }
 
 /// Finds or creates the key pair `name`, keeping its private key in
 /// `<state-dir>/<cluster>/ssh/<name>.id_rsa` (mode 0400, never printed,
-/// never overwritten). The four cases:
-/// both exist → reuse; only AWS has it → error (AWS never returns a private
-/// key twice); only the file exists → import its public key; neither →
-/// create.
+/// never overwritten, never deleted). The cases ([`key_step`]): both exist
+/// with the same fingerprint → reuse; only AWS has it → error (AWS never
+/// returns a private key twice); only the file exists → import its public
+/// key; neither → make a key, write the file, import its public half. An
+/// import whose answer was lost is confirmed by a look-up comparing the
+/// fingerprint, then or on the next run.
 pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
     const CALL: &str = "ec2::create_key_pair";
     let path = key_path(host, name);
@@ -223,74 +279,85 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
             status: status.into(),
         });
     }
-    let ec2 = &host.aws().await?.ec2;
-    if file_exists {
+    let bad_file = |why: String| {
+        Error::new(Kind::Io, format!("{CALL}: {shown}: {why}"))
+            .with_help("move the file away to let groundup create a new key pair")
+    };
+    let local = if file_exists {
         let pem = std::fs::read_to_string(&path)
             .map_err(|e| Error::io(format!("cannot read the private key {shown}"), e))?;
-        match ec2.describe_key_pairs().key_names(name).send().await {
-            Ok(out) => {
-                let fp = out
-                    .key_pairs()
-                    .first()
-                    .and_then(|k| k.key_fingerprint())
-                    .unwrap_or_default();
-                host.event("key-pair", name, REUSED);
-                return Ok(KeyPair {
-                    name: name.into(),
-                    fingerprint: fp.into(),
-                    path: shown,
-                    status: REUSED.into(),
-                });
-            }
-            Err(e) if code_of(&e).as_deref() == Some("InvalidKeyPair.NotFound") => {}
-            Err(e) => return Err(aws_error(CALL, "DescribeKeyPairs", e)),
-        }
-        // The file exists but AWS lacks the key pair: import its public key.
-        let public = openssh_public_key(&pem).map_err(|why| {
-            Error::new(Kind::Io, format!("{CALL}: {shown}: {why}"))
-                .with_help("move the file away to let groundup create a new key pair")
-        })?;
-        if let Some(p) = &host.plan {
-            p.record(
-                "ImportKeyPair",
-                "",
-                json!({"KeyName": name, "PublicKeyFrom": shown}),
-            );
+        let fp = imported_fingerprint(&pem).map_err(bad_file)?;
+        Some((pem, fp))
+    } else {
+        None
+    };
+    // Asked even when there is no file: a key pair AWS has without its
+    // file must be found before a new key is written (a private key file,
+    // once written, is never deleted).
+    let aws_fp = aws_key_fingerprint(host, name).await?;
+    let step = key_step(local.as_ref().map(|(_, f)| f.as_str()), aws_fp.as_deref());
+    match step {
+        KeyStep::Reuse => {
+            let fp = aws_fp.unwrap_or_default();
+            host.event("key-pair", name, REUSED);
             return Ok(KeyPair {
                 name: name.into(),
-                fingerprint: String::new(),
+                fingerprint: fp,
                 path: shown,
-                status: PLANNED.into(),
+                status: REUSED.into(),
             });
         }
-        let out = ec2
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(Blob::new(public.into_bytes()))
-            .tag_specifications(tag_spec(host, ResourceType::KeyPair, name))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "ImportKeyPair", e))?;
-        host.event("key-pair", name, "imported");
-        return Ok(KeyPair {
-            name: name.into(),
-            fingerprint: out.key_fingerprint().unwrap_or_default().into(),
-            path: shown,
-            status: "imported".into(),
-        });
-    }
-    if let Some(p) = &host.plan {
-        // Online plan: does AWS already have it (which would be an error)?
-        if ec2
-            .describe_key_pairs()
-            .key_names(name)
-            .send()
-            .await
-            .is_ok()
-        {
-            return Err(key_without_file(name, &shown));
+        KeyStep::Stranded => return Err(key_without_file(name, &shown)),
+        KeyStep::Mismatch => {
+            return Err(key_mismatch(
+                name,
+                &shown,
+                local.as_ref().map(|(_, f)| f.as_str()).unwrap_or_default(),
+                aws_fp.as_deref().unwrap_or_default(),
+            ));
         }
-        p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
+        KeyStep::Import | KeyStep::Create => {}
+    }
+    let (pem, status) = match local {
+        Some((pem, _)) => (pem, "imported"),
+        None => {
+            if let Some(p) = &host.plan {
+                p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
+                return Ok(KeyPair {
+                    name: name.into(),
+                    fingerprint: String::new(),
+                    path: shown,
+                    status: PLANNED.into(),
+                });
+            }
+            // The key is made here and only its public half is imported:
+            // the private key is on disk (0400) before AWS knows the key
+            // pair, so a crash at any point loses nothing (AWS's
+            // CreateKeyPair returns the private key once; a crash before it
+            // is saved would strand the key pair). A key generated ahead on
+            // a background thread (see `Host::prefetch_ssh_key`), else one
+            // made now.
+            let private_pem = match host.take_ssh_key() {
+                Some(pem) => pem,
+                None => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+                    .map_err(|e| {
+                        Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}"))
+                    })?
+                    .serialize_pem(),
+            };
+            write_private_key(&path, private_pem.as_bytes())?;
+            (private_pem, CREATED)
+        }
+    };
+    let public = openssh_public_key(&pem).map_err(bad_file)?;
+    let want_fp = imported_fingerprint(&pem).map_err(bad_file)?;
+    drop(pem);
+    if let Some(p) = &host.plan {
+        p.record(
+            "ImportKeyPair",
+            "",
+            json!({"KeyName": name, "PublicKeyFrom": shown}),
+        );
         return Ok(KeyPair {
             name: name.into(),
             fingerprint: String::new(),
@@ -298,46 +365,51 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
             status: PLANNED.into(),
         });
     }
-    // Neither exists. The key is made here and only its public half is
-    // imported: the private key is on disk (0400) before AWS knows the key
-    // pair, so a crash at any point loses nothing (AWS's CreateKeyPair
-    // returns the private key once; a crash before it is saved would strand
-    // the key pair).
-    // A key generated ahead on a background thread (see
-    // `Host::prefetch_ssh_key`), else one made now.
-    let private_pem = match host.take_ssh_key() {
-        Some(pem) => pem,
-        None => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-            .map_err(|e| Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}")))?
-            .serialize_pem(),
-    };
-    let public = openssh_public_key(&private_pem)
-        .map_err(|why| Error::new(Kind::Io, format!("{CALL}: {why}")))?;
-    write_private_key(&path, private_pem.as_bytes())?;
-    drop(private_pem);
-    let out = match ec2
-        .import_key_pair()
-        .key_name(name)
-        .public_key_material(Blob::new(public.into_bytes()))
-        .tag_specifications(tag_spec(host, ResourceType::KeyPair, name))
-        .send()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) if code_of(&e).as_deref() == Some("InvalidKeyPair.Duplicate") => {
-            // Someone made the key pair meanwhile: our fresh file is not its key.
-            let _ = std::fs::remove_file(&path);
-            return Err(key_without_file(name, &shown));
-        }
-        Err(e) => return Err(aws_error(CALL, "ImportKeyPair", e)),
-    };
-    host.event("key-pair", name, CREATED);
+    let ec2 = &host.aws().await?.ec2;
+    // The private key file stays whatever happens from here on: an import
+    // whose answer was lost (or a duplicate name) is settled by comparing
+    // fingerprints, now or on the next run.
+    let fp = create_once(
+        max_attempts(host),
+        || async {
+            let out = ec2
+                .import_key_pair()
+                .key_name(name)
+                .public_key_material(Blob::new(public.clone().into_bytes()))
+                .tag_specifications(tag_spec(host, ResourceType::KeyPair, name))
+                .customize()
+                .config_override(ec2_no_retry())
+                .send()
+                .await
+                .map_err(|e| failed(CALL, "ImportKeyPair", e))?;
+            Ok(out.key_fingerprint().unwrap_or_default().to_string())
+        },
+        || aws_key_fingerprint(host, name),
+    )
+    .await?
+    .into_inner();
+    if key_step(Some(&want_fp), Some(&fp)) == KeyStep::Mismatch {
+        return Err(key_mismatch(name, &shown, &want_fp, &fp));
+    }
+    host.event("key-pair", name, status);
     Ok(KeyPair {
         name: name.into(),
-        fingerprint: out.key_fingerprint().unwrap_or_default().into(),
+        fingerprint: fp,
         path: shown,
-        status: CREATED.into(),
+        status: status.into(),
     })
+}
+
+fn key_mismatch(name: &str, shown: &str, file_fp: &str, aws_fp: &str) -> Error {
+    Error::new(
+        Kind::Aws,
+        format!(
+            "ec2::create_key_pair: key pair `{name}` in AWS (fingerprint {aws_fp}) is not the key in {shown} (fingerprint {file_fp})"
+        ),
+    )
+    .with_help(format!(
+        "someone made another key pair of that name. Delete it (`aws ec2 delete-key-pair --key-name {name}`) so groundup imports this file's key, or move the file away if the key pair's private key is elsewhere"
+    ))
 }
 
 fn key_without_file(name: &str, shown: &str) -> Error {
@@ -537,23 +609,62 @@ pub async fn cluster_instances(
     Ok(out)
 }
 
-/// Live (not terminated, not shutting down) nodes of the cluster, by node name.
+/// Live (not terminated, not shutting down) nodes of the cluster, by node
+/// name. Two live instances for one node are an error naming both: `up`
+/// never picks one of them silently.
 pub async fn existing_nodes(host: &Host) -> Result<HashMap<String, aws_sdk_ec2::types::Instance>> {
     let running = &LIVE_STATES[..4];
-    let mut found = HashMap::new();
+    let mut by_node: HashMap<String, Vec<(String, aws_sdk_ec2::types::Instance)>> = HashMap::new();
     for i in cluster_instances(host, "ec2::launch_nodes", running).await? {
-        let node = i
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(NODE_TAG))
-            .and_then(|t| t.value())
-            .unwrap_or_default()
-            .to_string();
+        let node = node_of(&i);
         if !node.is_empty() {
-            found.insert(node, i);
+            let id = i.instance_id().unwrap_or_default().to_string();
+            by_node.entry(node).or_default().push((id, i));
+        }
+    }
+    let mut names: Vec<String> = by_node.keys().cloned().collect();
+    names.sort();
+    let mut found = HashMap::new();
+    for name in names {
+        let list = by_node.remove(&name).unwrap_or_default();
+        if let Some((_, i)) =
+            one_or_none(&format!("instance for node {name}"), &host.cluster, list)?
+        {
+            found.insert(name, i);
         }
     }
     Ok(found)
+}
+
+/// The value of an instance's `groundup:node` tag (empty if none).
+pub fn node_of(i: &aws_sdk_ec2::types::Instance) -> String {
+    i.tags()
+        .iter()
+        .find(|t| t.key() == Some(NODE_TAG))
+        .and_then(|t| t.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The live instance of one node, if any (two are an error).
+async fn find_node(host: &Host, node: &str) -> Result<Option<aws_sdk_ec2::types::Instance>> {
+    Ok(existing_nodes(host).await?.remove(node))
+}
+
+/// The `RunInstances` idempotency token of a node: the same for every
+/// attempt to launch this node into this subnet (so AWS answers a retry
+/// with the instance the first attempt made), another after the subnet is
+/// made anew. At most 64 ASCII characters, as EC2 requires.
+pub fn client_token(cluster: &str, node: &str, subnet_id: &str) -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{cluster}\n{node}\n{subnet_id}").as_bytes(),
+    );
+    let hex: String = d.as_ref()[..20]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("groundup-{hex}")
 }
 
 /// Launches every node that does not exist yet (bounded concurrency), turns
@@ -705,35 +816,56 @@ async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<I
     tags = tags
         .tags(Tag::builder().key(ROLE_TAG).value(&spec.role).build())
         .tags(Tag::builder().key(NODE_TAG).value(&spec.name).build());
-    let out = ec2
-        .run_instances()
-        .image_id(&place.image_id)
-        .instance_type(InstanceType::from(place.instance_type.as_str()))
-        .min_count(1)
-        .max_count(1)
-        .key_name(&place.key_name)
-        .user_data(base64::engine::general_purpose::STANDARD.encode(&spec.user_data))
-        .network_interfaces(
-            InstanceNetworkInterfaceSpecification::builder()
-                .device_index(0)
-                .subnet_id(&place.subnet_id)
-                .groups(&place.security_group_id)
-                .associate_public_ip_address(true)
-                .private_ip_address(&spec.private_ip)
-                .build(),
-        )
-        .tag_specifications(tags.build())
-        .send()
-        .await
-        .map_err(|e| aws_error(CALL, "RunInstances", e).prefixed(&format!("node {}", spec.name)))?;
-    let inst = out.instances().first().ok_or_else(|| {
-        Error::aws(
-            CALL,
-            "RunInstances",
-            "EmptyResponse",
-            "no instance returned",
-        )
-    })?;
+    let token = client_token(&host.cluster, &spec.name, &place.subnet_id);
+    let made = create_once(
+        max_attempts(host),
+        || async {
+            let out = ec2
+                .run_instances()
+                .client_token(&token)
+                .image_id(&place.image_id)
+                .instance_type(InstanceType::from(place.instance_type.as_str()))
+                .min_count(1)
+                .max_count(1)
+                .key_name(&place.key_name)
+                .user_data(base64::engine::general_purpose::STANDARD.encode(&spec.user_data))
+                .network_interfaces(
+                    InstanceNetworkInterfaceSpecification::builder()
+                        .device_index(0)
+                        .subnet_id(&place.subnet_id)
+                        .groups(&place.security_group_id)
+                        .associate_public_ip_address(true)
+                        .private_ip_address(&spec.private_ip)
+                        .build(),
+                )
+                .tag_specifications(tags.clone().build())
+                .customize()
+                .config_override(ec2_no_retry())
+                .send()
+                .await
+                .map_err(|e| {
+                    let (f, e) = failed(CALL, "RunInstances", e);
+                    (f, e.prefixed(&format!("node {}", spec.name)))
+                })?;
+            out.instances().first().cloned().ok_or_else(|| {
+                (
+                    Failure::Permanent,
+                    Error::aws(
+                        CALL,
+                        "RunInstances",
+                        "EmptyResponse",
+                        "no instance returned",
+                    ),
+                )
+            })
+        },
+        // A launch whose answer was lost is found by its node tag (moto
+        // ignores the client token; AWS would answer a retry with the
+        // first instance anyway).
+        || find_node(host, &spec.name),
+    )
+    .await?;
+    let inst = &made.into_inner();
     let n = instance_from(inst, Some(spec), CREATED);
     // Record it at once: a crash from here on loses nothing.
     remember_node(host, &n)?;
@@ -899,6 +1031,40 @@ mod tests {
         let line = openssh_public_key(&kp.serialize_pem()).unwrap();
         assert!(line.starts_with("ssh-rsa AAAAB3NzaC1yc2E"), "{line}");
         assert!(openssh_public_key("nope").is_err());
+    }
+
+    #[test]
+    fn key_steps() {
+        assert_eq!(key_step(None, None), KeyStep::Create);
+        assert_eq!(key_step(None, Some("aa:bb")), KeyStep::Stranded);
+        assert_eq!(key_step(Some("aa:bb"), None), KeyStep::Import);
+        assert_eq!(key_step(Some("aa:bb"), Some("AA:BB")), KeyStep::Reuse);
+        assert_eq!(key_step(Some("aa:bb"), Some("")), KeyStep::Reuse);
+        assert_eq!(key_step(Some("aa:bb"), Some("cc:dd")), KeyStep::Mismatch);
+    }
+
+    #[test]
+    fn fingerprint_is_md5_of_the_public_key_der() {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let fp = imported_fingerprint(&kp.serialize_pem()).unwrap();
+        use md5::Digest as _;
+        let spki = pem::parse(kp.public_key_pem()).unwrap();
+        let want: Vec<String> = md5::Md5::digest(spki.contents())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(fp, want.join(":"));
+        assert_eq!(fp.len(), 16 * 3 - 1);
+    }
+
+    #[test]
+    fn client_tokens_are_stable_per_node_and_subnet() {
+        let t = client_token("k8s", "master-0", "subnet-1");
+        assert_eq!(t, client_token("k8s", "master-0", "subnet-1"));
+        assert_ne!(t, client_token("k8s", "master-1", "subnet-1"));
+        assert_ne!(t, client_token("k8s", "master-0", "subnet-2"));
+        assert_ne!(t, client_token("other", "master-0", "subnet-1"));
+        assert!(t.len() <= 64 && t.is_ascii(), "{t}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod network;
+pub mod once;
 pub mod teardown;
 pub mod types;
 
@@ -160,7 +161,41 @@ fn no_credentials(why: &str) -> Error {
 /// Runs a call on a resource that was just created, retrying while AWS
 /// answers `*.NotFound` (eventual consistency: a new ID can take a moment to
 /// be visible to other calls). Gives up after about 15 s.
-pub async fn eventually<T, E, R, F, Fut>(call: &str, operation: &str, mut f: F) -> Result<T>
+pub async fn eventually<T, E, R, F, Fut>(call: &str, operation: &str, f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match eventually_or_done(call, operation, false, f).await? {
+        Some(v) => Ok(v),
+        None => Err(Error::aws(call, operation, "EmptyResponse", "no answer")),
+    }
+}
+
+/// [`eventually`] for a call that changes something (attach, add a route,
+/// authorize a rule): when AWS answers that what it asks for holds already
+/// (the SDK retried a call whose first answer was lost, see
+/// [`once::already_done`]), that is success.
+pub async fn apply<T, E, R, F, Fut>(call: &str, operation: &str, f: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    eventually_or_done(call, operation, true, f)
+        .await
+        .map(|_| ())
+}
+
+async fn eventually_or_done<T, E, R, F, Fut>(
+    call: &str,
+    operation: &str,
+    accept_done: bool,
+    mut f: F,
+) -> Result<Option<T>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
@@ -171,9 +206,14 @@ where
     let start = std::time::Instant::now();
     loop {
         match f().await {
-            Ok(v) => return Ok(v),
+            Ok(v) => return Ok(Some(v)),
             Err(e) => {
-                let not_found = code_of(&e)
+                let code = code_of(&e);
+                if accept_done && once::already_done(operation, code.as_deref()) {
+                    return Ok(None);
+                }
+                let not_found = code
+                    .as_deref()
                     .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"));
                 if not_found && start.elapsed() < Duration::from_secs(15) {
                     tokio::time::sleep(delay).await;

@@ -18,6 +18,9 @@ use elbv2::types::{
 };
 use serde_json::json;
 
+use super::once::{
+    Failure, Made, create_once, ec2_no_retry, elb_no_retry, failed, max_attempts, one_or_none,
+};
 use super::types::*;
 use super::{aws_error, code_of};
 use crate::error::{Error, Kind, Result};
@@ -92,75 +95,20 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
     let name = host.cluster.clone();
     let mut found = None;
     if host.can_read() {
+        found = tagged_vpc(host).await?;
         let ec2 = &host.aws().await?.ec2;
-        let known = host.recalled("vpc_id");
-        if let Some(id) = &known {
-            match ec2.describe_vpcs().vpc_ids(id).send().await {
+        if found.is_none()
+            && let Some(id) = host.recalled("vpc_id")
+        {
+            match ec2.describe_vpcs().vpc_ids(&id).send().await {
                 Ok(out) => found = out.vpcs().first().cloned(),
                 Err(e) if code_of(&e).as_deref() == Some("InvalidVpcID.NotFound") => {}
                 Err(e) => return Err(aws_error(CALL, "DescribeVpcs", e)),
             }
         }
-        if found.is_none() {
-            let out = ec2
-                .describe_vpcs()
-                .filters(cluster_filter(host))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "DescribeVpcs", e))?;
-            let live: Vec<_> = out
-                .vpcs()
-                .iter()
-                .filter(|v| v.state().map(|s| s.as_str()) != Some("deleting"))
-                .cloned()
-                .collect();
-            found = live.into_iter().next();
-        }
     }
     if let Some(v) = found {
-        let id = v.vpc_id().unwrap_or_default().to_string();
-        let have = v.cidr_block().unwrap_or_default().to_string();
-        if have != cidr {
-            return Err(conflict("VPC", &id, &have, cidr, "vpc_cidr"));
-        }
-        host.remember("vpc_id", &id)?;
-        let ec2 = &host.aws().await?.ec2;
-        let support = ec2
-            .describe_vpc_attribute()
-            .vpc_id(&id)
-            .attribute(VpcAttributeName::EnableDnsSupport)
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
-            .enable_dns_support()
-            .and_then(|a| a.value())
-            .unwrap_or(false);
-        let hostnames = ec2
-            .describe_vpc_attribute()
-            .vpc_id(&id)
-            .attribute(VpcAttributeName::EnableDnsHostnames)
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
-            .enable_dns_hostnames()
-            .and_then(|a| a.value())
-            .unwrap_or(false);
-        if !support {
-            set_dns(host, &id, true, false).await?;
-        }
-        if !hostnames {
-            set_dns(host, &id, false, true).await?;
-        }
-        host.event("vpc", &id, REUSED);
-        return Ok(Vpc {
-            id,
-            cidr: have,
-            name: tag_value(v.tags(), "Name"),
-            dns_support: true,
-            dns_hostnames: true,
-            dhcp_options_id: v.dhcp_options_id().unwrap_or_default().to_string(),
-            status: REUSED.into(),
-        });
+        return reuse_vpc(host, v, cidr).await;
     }
     let (id, dhcp) = if let Some(plan) = &host.plan {
         let id = plan.record(
@@ -172,16 +120,35 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
         (id, String::new())
     } else {
         let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(tag_spec(host, ResourceType::Vpc, &name))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "CreateVpc", e))?;
-        let v = out
-            .vpc()
-            .ok_or_else(|| Error::aws(CALL, "CreateVpc", "EmptyResponse", "no VPC returned"))?;
+        let made = create_once(
+            max_attempts(host),
+            || async {
+                let out = ec2
+                    .create_vpc()
+                    .cidr_block(cidr)
+                    .tag_specifications(tag_spec(host, ResourceType::Vpc, &name))
+                    .customize()
+                    .config_override(ec2_no_retry())
+                    .send()
+                    .await
+                    .map_err(|e| failed(CALL, "CreateVpc", e))?;
+                out.vpc().cloned().ok_or_else(|| {
+                    (
+                        Failure::Permanent,
+                        Error::aws(CALL, "CreateVpc", "EmptyResponse", "no VPC returned"),
+                    )
+                })
+            },
+            || tagged_vpc(host),
+        )
+        .await?;
+        if let Made::Found(v) = &made {
+            // The create's answer was lost but the VPC was made: it may
+            // still lack DNS host names, which the reuse path checks.
+            let v = v.clone();
+            return reuse_vpc(host, v, cidr).await;
+        }
+        let v = made.into_inner();
         let id = v.vpc_id().unwrap_or_default().to_string();
         host.mark_fresh(&id);
         host.remember("vpc_id", &id)?;
@@ -198,6 +165,73 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
         dns_hostnames: true,
         dhcp_options_id: dhcp,
         status: if host.planning() { PLANNED } else { CREATED }.into(),
+    })
+}
+
+/// The cluster's one live VPC found by its tag, if any (two are an error).
+async fn tagged_vpc(host: &Host) -> Result<Option<aws_sdk_ec2::types::Vpc>> {
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_vpcs()
+        .filters(cluster_filter(host))
+        .send()
+        .await
+        .map_err(|e| aws_error("ec2::create_vpc", "DescribeVpcs", e))?;
+    let live: Vec<(String, aws_sdk_ec2::types::Vpc)> = out
+        .vpcs()
+        .iter()
+        .filter(|v| v.state().map(|s| s.as_str()) != Some("deleting"))
+        .map(|v| (v.vpc_id().unwrap_or_default().to_string(), v.clone()))
+        .collect();
+    Ok(one_or_none("VPC", &host.cluster, live)?.map(|(_, v)| v))
+}
+
+/// Reuses a found VPC: its CIDR must be the wanted one; DNS support and
+/// host names are turned on if a crash left them off.
+async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Result<Vpc> {
+    const CALL: &str = "ec2::create_vpc";
+    let id = v.vpc_id().unwrap_or_default().to_string();
+    let have = v.cidr_block().unwrap_or_default().to_string();
+    if have != cidr {
+        return Err(conflict("VPC", &id, &have, cidr, "vpc_cidr"));
+    }
+    host.remember("vpc_id", &id)?;
+    let ec2 = &host.aws().await?.ec2;
+    let support = ec2
+        .describe_vpc_attribute()
+        .vpc_id(&id)
+        .attribute(VpcAttributeName::EnableDnsSupport)
+        .send()
+        .await
+        .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
+        .enable_dns_support()
+        .and_then(|a| a.value())
+        .unwrap_or(false);
+    let hostnames = ec2
+        .describe_vpc_attribute()
+        .vpc_id(&id)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
+        .enable_dns_hostnames()
+        .and_then(|a| a.value())
+        .unwrap_or(false);
+    if !support {
+        set_dns(host, &id, true, false).await?;
+    }
+    if !hostnames {
+        set_dns(host, &id, false, true).await?;
+    }
+    host.event("vpc", &id, REUSED);
+    Ok(Vpc {
+        id,
+        cidr: have,
+        name: tag_value(v.tags(), "Name"),
+        dns_support: true,
+        dns_hostnames: true,
+        dhcp_options_id: v.dhcp_options_id().unwrap_or_default().to_string(),
+        status: REUSED.into(),
     })
 }
 
@@ -238,40 +272,19 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
     const CALL: &str = "ec2::create_dhcp_options";
     let servers = "AmazonProvidedDNS";
     let name = host.cluster.clone();
-    let mut found: Option<String> = None;
+    let mut found: Option<(String, bool)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_dhcp_options()
-            .filters(cluster_filter(host))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
-        for d in out.dhcp_options() {
-            let mut dn = String::new();
-            let mut ns = String::new();
-            for c in d.dhcp_configurations() {
-                let vals: Vec<String> = c
-                    .values()
-                    .iter()
-                    .filter_map(|v| v.value().map(str::to_string))
-                    .collect();
-                match c.key() {
-                    Some("domain-name") => dn = vals.join(" "),
-                    Some("domain-name-servers") => ns = vals.join(","),
-                    _ => {}
-                }
-            }
-            if dn == domain_name && ns == servers {
-                found = d.dhcp_options_id().map(str::to_string);
-                break;
-            }
-        }
+        // A crash between a create and its tagging (on an endpoint that
+        // ignores the create's tags) leaves an untagged set: adopt it.
+        found = find_dhcp_options(host, domain_name, servers).await?;
     }
     let status;
     let id = match found {
-        Some(id) => {
+        Some((id, tagged)) => {
             status = REUSED;
+            if !tagged && !host.planning() {
+                tag_resource(host, CALL, &id, &name).await?;
+            }
             id
         }
         None if host.planning() => {
@@ -293,33 +306,46 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
         None => {
             status = CREATED;
             let ec2 = &host.aws().await?.ec2;
-            let out = ec2
-                .create_dhcp_options()
-                .dhcp_configurations(
-                    NewDhcpConfiguration::builder()
-                        .key("domain-name")
-                        .values(domain_name)
-                        .build(),
-                )
-                .dhcp_configurations(
-                    NewDhcpConfiguration::builder()
-                        .key("domain-name-servers")
-                        .values(servers)
-                        .build(),
-                )
-                .tag_specifications(tag_spec(host, ResourceType::DhcpOptions, &name))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateDhcpOptions", e))?;
-            let id = out
-                .dhcp_options()
-                .and_then(|d| d.dhcp_options_id())
-                .unwrap_or_default()
-                .to_string();
+            let made = create_once(
+                max_attempts(host),
+                || async {
+                    let out = ec2
+                        .create_dhcp_options()
+                        .dhcp_configurations(
+                            NewDhcpConfiguration::builder()
+                                .key("domain-name")
+                                .values(domain_name)
+                                .build(),
+                        )
+                        .dhcp_configurations(
+                            NewDhcpConfiguration::builder()
+                                .key("domain-name-servers")
+                                .values(servers)
+                                .build(),
+                        )
+                        .tag_specifications(tag_spec(host, ResourceType::DhcpOptions, &name))
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| failed(CALL, "CreateDhcpOptions", e))?;
+                    let tagged = out
+                        .dhcp_options()
+                        .is_some_and(|d| !tag_value(d.tags(), CLUSTER_TAG).is_empty());
+                    let id = out
+                        .dhcp_options()
+                        .and_then(|d| d.dhcp_options_id())
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok((id, tagged))
+                },
+                // moto ignores the tags of CreateDhcpOptions, so a set whose
+                // answer was lost may be untagged: look for that too.
+                || find_dhcp_options(host, domain_name, servers),
+            )
+            .await?;
+            let (id, tagged) = made.into_inner();
             host.mark_fresh(&id);
-            let tagged = out
-                .dhcp_options()
-                .is_some_and(|d| !tag_value(d.tags(), CLUSTER_TAG).is_empty());
             if !tagged {
                 // Some endpoints (moto) ignore TagSpecifications here: tag it now.
                 tag_resource(host, CALL, &id, &name).await?;
@@ -355,34 +381,87 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
     })
 }
 
+fn dhcp_config(d: &aws_sdk_ec2::types::DhcpOptions) -> (String, String) {
+    let mut dn = String::new();
+    let mut ns = String::new();
+    for c in d.dhcp_configurations() {
+        let vals: Vec<String> = c
+            .values()
+            .iter()
+            .filter_map(|v| v.value().map(str::to_string))
+            .collect();
+        match c.key() {
+            Some("domain-name") => dn = vals.join(" "),
+            Some("domain-name-servers") => ns = vals.join(","),
+            _ => {}
+        }
+    }
+    (dn, ns)
+}
+
+/// The cluster's DHCP options set with this configuration (two are an
+/// error), and whether it carries the cluster's tag; else an untagged set
+/// with exactly this configuration that no VPC uses (an endpoint that
+/// ignores the create's tags made it, and its answer or its tagging was
+/// lost).
+async fn find_dhcp_options(
+    host: &Host,
+    domain_name: &str,
+    servers: &str,
+) -> Result<Option<(String, bool)>> {
+    const CALL: &str = "ec2::create_dhcp_options";
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_dhcp_options()
+        .filters(cluster_filter(host))
+        .send()
+        .await
+        .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+    let matching: Vec<(String, ())> = out
+        .dhcp_options()
+        .iter()
+        .filter(|d| dhcp_config(d) == (domain_name.to_string(), servers.to_string()))
+        .filter_map(|d| d.dhcp_options_id().map(|id| (id.to_string(), ())))
+        .collect();
+    if let Some((id, ())) = one_or_none("DHCP options set", &host.cluster, matching)? {
+        return Ok(Some((id, true)));
+    }
+    let all = ec2
+        .describe_dhcp_options()
+        .send()
+        .await
+        .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+    let used: std::collections::BTreeSet<String> = ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .map_err(|e| aws_error(CALL, "DescribeVpcs", e))?
+        .vpcs()
+        .iter()
+        .filter_map(|v| v.dhcp_options_id().map(str::to_string))
+        .collect();
+    let orphans: Vec<(String, ())> = all
+        .dhcp_options()
+        .iter()
+        .filter(|d| d.tags().is_empty())
+        .filter(|d| dhcp_config(d) == (domain_name.to_string(), servers.to_string()))
+        .filter_map(|d| d.dhcp_options_id().map(str::to_string))
+        .filter(|id| !used.contains(id))
+        .map(|id| (id, ()))
+        .collect();
+    Ok(
+        one_or_none("untagged DHCP options set", &host.cluster, orphans)?
+            .map(|(id, ())| (id, false)),
+    )
+}
+
 /// Finds or creates the subnet `cidr` in the VPC.
 pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet> {
     const CALL: &str = "ec2::create_subnet";
     let name = host.cluster.clone();
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_subnets()
-            .filters(filter("vpc-id", &vpc.id))
-            .filters(cluster_filter(host))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeSubnets", e))?;
-        if let Some(s) = out.subnets().first() {
-            let id = s.subnet_id().unwrap_or_default().to_string();
-            let have = s.cidr_block().unwrap_or_default();
-            if have != cidr {
-                return Err(conflict("subnet", &id, have, cidr, "subnet_cidr"));
-            }
-            host.remember("subnet_id", &id)?;
-            host.event("subnet", &id, REUSED);
-            return Ok(Subnet {
-                id,
-                vpc_id: vpc.id.clone(),
-                cidr: cidr.into(),
-                availability_zone: s.availability_zone().unwrap_or_default().into(),
-                status: REUSED.into(),
-            });
+        if let Some(s) = tagged_subnet(host, &vpc.id).await? {
+            return reuse_subnet(host, vpc, &s, cidr);
         }
     }
     if let Some(plan) = &host.plan {
@@ -402,17 +481,33 @@ pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet>
         });
     }
     let ec2 = &host.aws().await?.ec2;
-    let out = ec2
-        .create_subnet()
-        .vpc_id(&vpc.id)
-        .cidr_block(cidr)
-        .tag_specifications(tag_spec(host, ResourceType::Subnet, &name))
-        .send()
-        .await
-        .map_err(|e| aws_error(CALL, "CreateSubnet", e))?;
-    let s = out
-        .subnet()
-        .ok_or_else(|| Error::aws(CALL, "CreateSubnet", "EmptyResponse", "no subnet returned"))?;
+    let made = create_once(
+        max_attempts(host),
+        || async {
+            let out = ec2
+                .create_subnet()
+                .vpc_id(&vpc.id)
+                .cidr_block(cidr)
+                .tag_specifications(tag_spec(host, ResourceType::Subnet, &name))
+                .customize()
+                .config_override(ec2_no_retry())
+                .send()
+                .await
+                .map_err(|e| failed(CALL, "CreateSubnet", e))?;
+            out.subnet().cloned().ok_or_else(|| {
+                (
+                    Failure::Permanent,
+                    Error::aws(CALL, "CreateSubnet", "EmptyResponse", "no subnet returned"),
+                )
+            })
+        },
+        || tagged_subnet(host, &vpc.id),
+    )
+    .await?;
+    let s = match made {
+        Made::Created(s) => s,
+        Made::Found(s) => return reuse_subnet(host, vpc, &s, cidr),
+    };
     let id = s.subnet_id().unwrap_or_default().to_string();
     host.mark_fresh(&id);
     host.remember("subnet_id", &id)?;
@@ -426,36 +521,53 @@ pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet>
     })
 }
 
+/// The cluster's one subnet in the VPC, by tag (two are an error).
+async fn tagged_subnet(host: &Host, vpc_id: &str) -> Result<Option<aws_sdk_ec2::types::Subnet>> {
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(cluster_filter(host))
+        .send()
+        .await
+        .map_err(|e| aws_error("ec2::create_subnet", "DescribeSubnets", e))?;
+    let found = out
+        .subnets()
+        .iter()
+        .map(|s| (s.subnet_id().unwrap_or_default().to_string(), s.clone()))
+        .collect();
+    Ok(one_or_none("subnet", &host.cluster, found)?.map(|(_, s)| s))
+}
+
+fn reuse_subnet(
+    host: &Host,
+    vpc: &Vpc,
+    s: &aws_sdk_ec2::types::Subnet,
+    cidr: &str,
+) -> Result<Subnet> {
+    let id = s.subnet_id().unwrap_or_default().to_string();
+    let have = s.cidr_block().unwrap_or_default();
+    if have != cidr {
+        return Err(conflict("subnet", &id, have, cidr, "subnet_cidr"));
+    }
+    host.remember("subnet_id", &id)?;
+    host.event("subnet", &id, REUSED);
+    Ok(Subnet {
+        id,
+        vpc_id: vpc.id.clone(),
+        cidr: cidr.into(),
+        availability_zone: s.availability_zone().unwrap_or_default().into(),
+        status: REUSED.into(),
+    })
+}
+
 /// Finds or creates the internet gateway and attaches it to the VPC.
 pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetGateway> {
     const CALL: &str = "ec2::create_internet_gateway";
     let name = host.cluster.clone();
     let mut found: Option<(String, Vec<String>)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_internet_gateways()
-            .filters(cluster_filter(host))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeInternetGateways", e))?;
-        // Prefer the one attached to our VPC, else an unattached one.
-        let mut candidates: Vec<(String, Vec<String>)> = out
-            .internet_gateways()
-            .iter()
-            .map(|g| {
-                (
-                    g.internet_gateway_id().unwrap_or_default().to_string(),
-                    g.attachments()
-                        .iter()
-                        .filter_map(|a| a.vpc_id().map(str::to_string))
-                        .collect::<Vec<String>>(),
-                )
-            })
-            .filter(|(_, att)| att.is_empty() || att.contains(&vpc.id))
-            .collect();
-        candidates.sort_by_key(|(_, att)| !att.contains(&vpc.id));
-        found = candidates.into_iter().next();
+        found = tagged_internet_gateway(host, &vpc.id).await?;
     }
     let (id, attached, status) = match found {
         Some((id, att)) => {
@@ -478,19 +590,30 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
         }
         None => {
             let ec2 = &host.aws().await?.ec2;
-            let out = ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_spec(host, ResourceType::InternetGateway, &name))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateInternetGateway", e))?;
-            let id = out
-                .internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .unwrap_or_default()
-                .to_string();
+            let made = create_once(
+                max_attempts(host),
+                || async {
+                    let out = ec2
+                        .create_internet_gateway()
+                        .tag_specifications(tag_spec(host, ResourceType::InternetGateway, &name))
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| failed(CALL, "CreateInternetGateway", e))?;
+                    let id = out
+                        .internet_gateway()
+                        .and_then(|g| g.internet_gateway_id())
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok((id, Vec::new()))
+                },
+                || tagged_internet_gateway(host, &vpc.id),
+            )
+            .await?;
+            let (id, att) = made.into_inner();
             host.mark_fresh(&id);
-            (id, false, CREATED)
+            (id.clone(), att.contains(&vpc.id), CREATED)
         }
     };
     host.remember("internet_gateway_id", &id)?;
@@ -503,7 +626,7 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::eventually(CALL, "AttachInternetGateway", || {
+            super::apply(CALL, "AttachInternetGateway", || {
                 ec2.attach_internet_gateway()
                     .internet_gateway_id(&id)
                     .vpc_id(&vpc.id)
@@ -520,6 +643,42 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
     })
 }
 
+/// The cluster's internet gateway by tag: the one attached to the VPC, or
+/// an unattached one; `(id, attached VPC IDs)`. Two are an error.
+async fn tagged_internet_gateway(
+    host: &Host,
+    vpc_id: &str,
+) -> Result<Option<(String, Vec<String>)>> {
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(cluster_filter(host))
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                "ec2::create_internet_gateway",
+                "DescribeInternetGateways",
+                e,
+            )
+        })?;
+    let candidates: Vec<(String, Vec<String>)> = out
+        .internet_gateways()
+        .iter()
+        .map(|g| {
+            (
+                g.internet_gateway_id().unwrap_or_default().to_string(),
+                g.attachments()
+                    .iter()
+                    .filter_map(|a| a.vpc_id().map(str::to_string))
+                    .collect::<Vec<String>>(),
+            )
+        })
+        .filter(|(_, att)| att.is_empty() || att.iter().any(|v| v == vpc_id))
+        .collect();
+    one_or_none("internet gateway", &host.cluster, candidates)
+}
+
 /// Finds or creates the route table, associates it with the subnet and adds
 /// the default route (0.0.0.0/0) through the internet gateway.
 pub async fn ensure_route_table(
@@ -532,29 +691,7 @@ pub async fn ensure_route_table(
     let name = host.cluster.clone();
     let mut found: Option<(String, bool, bool)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_route_tables()
-            .filters(filter("vpc-id", &vpc.id))
-            .filters(cluster_filter(host))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
-        if let Some(rt) = out.route_tables().first() {
-            let associated = rt
-                .associations()
-                .iter()
-                .any(|a| a.subnet_id() == Some(subnet.id.as_str()));
-            let routed = rt.routes().iter().any(|r| {
-                r.destination_cidr_block() == Some("0.0.0.0/0")
-                    && r.gateway_id() == Some(igw.id.as_str())
-            });
-            found = Some((
-                rt.route_table_id().unwrap_or_default().to_string(),
-                associated,
-                routed,
-            ));
-        }
+        found = tagged_route_table(host, &vpc.id, &subnet.id, &igw.id).await?;
     }
     let (id, associated, routed, status) = match found {
         Some((id, a, r)) => (id, a, r, REUSED),
@@ -574,20 +711,31 @@ pub async fn ensure_route_table(
         }
         None => {
             let ec2 = &host.aws().await?.ec2;
-            let out = ec2
-                .create_route_table()
-                .vpc_id(&vpc.id)
-                .tag_specifications(tag_spec(host, ResourceType::RouteTable, &name))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateRouteTable", e))?;
-            let id = out
-                .route_table()
-                .and_then(|r| r.route_table_id())
-                .unwrap_or_default()
-                .to_string();
+            let made = create_once(
+                max_attempts(host),
+                || async {
+                    let out = ec2
+                        .create_route_table()
+                        .vpc_id(&vpc.id)
+                        .tag_specifications(tag_spec(host, ResourceType::RouteTable, &name))
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| failed(CALL, "CreateRouteTable", e))?;
+                    let id = out
+                        .route_table()
+                        .and_then(|r| r.route_table_id())
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok((id, false, false))
+                },
+                || tagged_route_table(host, &vpc.id, &subnet.id, &igw.id),
+            )
+            .await?;
+            let (id, a, r) = made.into_inner();
             host.mark_fresh(&id);
-            (id, false, false, CREATED)
+            (id, a, r, CREATED)
         }
     };
     host.remember("route_table_id", &id)?;
@@ -600,7 +748,7 @@ pub async fn ensure_route_table(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::eventually(CALL, "AssociateRouteTable", || {
+            super::apply(CALL, "AssociateRouteTable", || {
                 ec2.associate_route_table()
                     .route_table_id(&id)
                     .subnet_id(&subnet.id)
@@ -618,7 +766,7 @@ pub async fn ensure_route_table(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::eventually(CALL, "CreateRoute", || {
+            super::apply(CALL, "CreateRoute", || {
                 ec2.create_route()
                     .route_table_id(&id)
                     .destination_cidr_block("0.0.0.0/0")
@@ -636,6 +784,40 @@ pub async fn ensure_route_table(
         gateway_id: igw.id.clone(),
         status: status.into(),
     })
+}
+
+/// The cluster's route table in the VPC by tag (two are an error):
+/// `(id, associated with the subnet, has the default route via the gateway)`.
+async fn tagged_route_table(
+    host: &Host,
+    vpc_id: &str,
+    subnet_id: &str,
+    igw_id: &str,
+) -> Result<Option<(String, bool, bool)>> {
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(cluster_filter(host))
+        .send()
+        .await
+        .map_err(|e| aws_error("ec2::create_route_table", "DescribeRouteTables", e))?;
+    let found: Vec<(String, (String, bool, bool))> = out
+        .route_tables()
+        .iter()
+        .map(|rt| {
+            let associated = rt
+                .associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(subnet_id));
+            let routed = rt.routes().iter().any(|r| {
+                r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id() == Some(igw_id)
+            });
+            let id = rt.route_table_id().unwrap_or_default().to_string();
+            (id.clone(), (id, associated, routed))
+        })
+        .collect();
+    Ok(one_or_none("route table", &host.cluster, found)?.map(|(_, v)| v))
 }
 
 fn permission(rule: &IngressRule) -> IpPermission {
@@ -680,29 +862,7 @@ pub async fn ensure_security_group(
     }
     let mut found: Option<(String, Vec<IngressRule>)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", &vpc.id))
-            .filters(filter("group-name", group_name))
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeSecurityGroups", e))?;
-        if let Some(g) = out.security_groups().first() {
-            let mut have = Vec::new();
-            for p in g.ip_permissions() {
-                for r in p.ip_ranges() {
-                    have.push(IngressRule {
-                        protocol: p.ip_protocol().unwrap_or_default().to_string(),
-                        from_port: p.from_port().unwrap_or(-1),
-                        to_port: p.to_port().unwrap_or(-1),
-                        cidr: r.cidr_ip().unwrap_or_default().to_string(),
-                        description: r.description().unwrap_or_default().to_string(),
-                    });
-                }
-            }
-            found = Some((g.group_id().unwrap_or_default().to_string(), have));
-        }
+        found = named_security_group(host, &vpc.id, group_name).await?;
     }
     let (id, have, status) = match found {
         Some((id, have)) => (id, have, REUSED),
@@ -723,18 +883,28 @@ pub async fn ensure_security_group(
         }
         None => {
             let ec2 = &host.aws().await?.ec2;
-            let out = ec2
-                .create_security_group()
-                .group_name(group_name)
-                .description(description)
-                .vpc_id(&vpc.id)
-                .tag_specifications(tag_spec(host, ResourceType::SecurityGroup, &name))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateSecurityGroup", e))?;
-            let id = out.group_id().unwrap_or_default().to_string();
+            let made = create_once(
+                max_attempts(host),
+                || async {
+                    let out = ec2
+                        .create_security_group()
+                        .group_name(group_name)
+                        .description(description)
+                        .vpc_id(&vpc.id)
+                        .tag_specifications(tag_spec(host, ResourceType::SecurityGroup, &name))
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| failed(CALL, "CreateSecurityGroup", e))?;
+                    Ok((out.group_id().unwrap_or_default().to_string(), Vec::new()))
+                },
+                || named_security_group(host, &vpc.id, group_name),
+            )
+            .await?;
+            let (id, have) = made.into_inner();
             host.mark_fresh(&id);
-            (id, Vec::new(), CREATED)
+            (id, have, CREATED)
         }
     };
     host.remember("security_group_id", &id)?;
@@ -756,7 +926,7 @@ pub async fn ensure_security_group(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::eventually(CALL, "AuthorizeSecurityGroupIngress", || {
+            super::apply(CALL, "AuthorizeSecurityGroupIngress", || {
                 let mut req = ec2.authorize_security_group_ingress().group_id(&id);
                 for r in &missing {
                     req = req.ip_permissions(permission(r));
@@ -799,6 +969,42 @@ pub async fn ensure_security_group(
     })
 }
 
+/// The security group `group_name` in the VPC, with its ingress rules.
+async fn named_security_group(
+    host: &Host,
+    vpc_id: &str,
+    group_name: &str,
+) -> Result<Option<(String, Vec<IngressRule>)>> {
+    let ec2 = &host.aws().await?.ec2;
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("group-name", group_name))
+        .send()
+        .await
+        .map_err(|e| aws_error("ec2::create_security_group", "DescribeSecurityGroups", e))?;
+    let found: Vec<(String, Vec<IngressRule>)> = out
+        .security_groups()
+        .iter()
+        .map(|g| {
+            let mut have = Vec::new();
+            for p in g.ip_permissions() {
+                for r in p.ip_ranges() {
+                    have.push(IngressRule {
+                        protocol: p.ip_protocol().unwrap_or_default().to_string(),
+                        from_port: p.from_port().unwrap_or(-1),
+                        to_port: p.to_port().unwrap_or(-1),
+                        cidr: r.cidr_ip().unwrap_or_default().to_string(),
+                        description: r.description().unwrap_or_default().to_string(),
+                    });
+                }
+            }
+            (g.group_id().unwrap_or_default().to_string(), have)
+        })
+        .collect();
+    one_or_none("security group", &host.cluster, found)
+}
+
 fn elb_tags(host: &Host, name: &str) -> Vec<elbv2::types::Tag> {
     host.tags(name)
         .into_iter()
@@ -816,32 +1022,8 @@ pub async fn ensure_load_balancer(
 ) -> Result<LoadBalancer> {
     const CALL: &str = "elb::create_load_balancer";
     if host.can_read() && !host.is_fresh(&subnet.id) {
-        let elb = &host.aws().await?.elb;
-        match elb.describe_load_balancers().names(name).send().await {
-            Ok(out) => {
-                if let Some(lb) = out.load_balancers().first() {
-                    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-                    let dns = lb.dns_name().unwrap_or_default().to_string();
-                    host.remember("load_balancer_arn", &arn)?;
-                    host.event("load-balancer", &arn, REUSED);
-                    return Ok(LoadBalancer {
-                        arn,
-                        name: name.into(),
-                        dns_name: dns,
-                        scheme: lb
-                            .scheme()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                        kind: lb
-                            .r#type()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                        status: REUSED.into(),
-                    });
-                }
-            }
-            Err(e) if code_of(&e).as_deref() == Some("LoadBalancerNotFound") => {}
-            Err(e) => return Err(aws_error(CALL, "DescribeLoadBalancers", e)),
+        if let Some(lb) = named_load_balancer(host, name).await? {
+            return reuse_load_balancer(host, name, &lb);
         }
     }
     if let Some(plan) = &host.plan {
@@ -863,24 +1045,37 @@ pub async fn ensure_load_balancer(
         });
     }
     let elb = &host.aws().await?.elb;
-    let out = elb
-        .create_load_balancer()
-        .name(name)
-        .subnets(&subnet.id)
-        .scheme(LoadBalancerSchemeEnum::InternetFacing)
-        .r#type(LoadBalancerTypeEnum::Network)
-        .set_tags(Some(elb_tags(host, name)))
-        .send()
-        .await
-        .map_err(|e| aws_error(CALL, "CreateLoadBalancer", e))?;
-    let lb = out.load_balancers().first().ok_or_else(|| {
-        Error::aws(
-            CALL,
-            "CreateLoadBalancer",
-            "EmptyResponse",
-            "no load balancer returned",
-        )
-    })?;
+    let made = create_once(
+        max_attempts(host),
+        || async {
+            let out = elb
+                .create_load_balancer()
+                .name(name)
+                .subnets(&subnet.id)
+                .scheme(LoadBalancerSchemeEnum::InternetFacing)
+                .r#type(LoadBalancerTypeEnum::Network)
+                .set_tags(Some(elb_tags(host, name)))
+                .customize()
+                .config_override(elb_no_retry())
+                .send()
+                .await
+                .map_err(|e| failed(CALL, "CreateLoadBalancer", e))?;
+            out.load_balancers().first().cloned().ok_or_else(|| {
+                (
+                    Failure::Permanent,
+                    Error::aws(
+                        CALL,
+                        "CreateLoadBalancer",
+                        "EmptyResponse",
+                        "no load balancer returned",
+                    ),
+                )
+            })
+        },
+        || named_load_balancer(host, name),
+    )
+    .await?;
+    let lb = &made.into_inner();
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     host.mark_fresh(&arn);
     host.remember("load_balancer_arn", &arn)?;
@@ -892,6 +1087,61 @@ pub async fn ensure_load_balancer(
         scheme: "internet-facing".into(),
         kind: "network".into(),
         status: CREATED.into(),
+    })
+}
+
+/// The load balancer called `name` (two of that name, which moto allows,
+/// are an error).
+async fn named_load_balancer(
+    host: &Host,
+    name: &str,
+) -> Result<Option<elbv2::types::LoadBalancer>> {
+    let elb = &host.aws().await?.elb;
+    match elb.describe_load_balancers().names(name).send().await {
+        Ok(out) => {
+            let found = out
+                .load_balancers()
+                .iter()
+                .map(|l| {
+                    (
+                        l.load_balancer_arn().unwrap_or_default().to_string(),
+                        l.clone(),
+                    )
+                })
+                .collect();
+            Ok(one_or_none("load balancer", &host.cluster, found)?.map(|(_, l)| l))
+        }
+        Err(e) if code_of(&e).as_deref() == Some("LoadBalancerNotFound") => Ok(None),
+        Err(e) => Err(aws_error(
+            "elb::create_load_balancer",
+            "DescribeLoadBalancers",
+            e,
+        )),
+    }
+}
+
+fn reuse_load_balancer(
+    host: &Host,
+    name: &str,
+    lb: &elbv2::types::LoadBalancer,
+) -> Result<LoadBalancer> {
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let dns = lb.dns_name().unwrap_or_default().to_string();
+    host.remember("load_balancer_arn", &arn)?;
+    host.event("load-balancer", &arn, REUSED);
+    Ok(LoadBalancer {
+        arn,
+        name: name.into(),
+        dns_name: dns,
+        scheme: lb
+            .scheme()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        kind: lb
+            .r#type()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        status: REUSED.into(),
     })
 }
 
@@ -909,18 +1159,7 @@ pub async fn ensure_target_group(
         .map_err(|_| Error::script(format!("{CALL}: port {port} is out of range")))?;
     let mut found: Option<String> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
-        let elb = &host.aws().await?.elb;
-        match elb.describe_target_groups().names(name).send().await {
-            Ok(out) => {
-                found = out
-                    .target_groups()
-                    .first()
-                    .and_then(|t| t.target_group_arn())
-                    .map(str::to_string)
-            }
-            Err(e) if code_of(&e).as_deref() == Some("TargetGroupNotFound") => {}
-            Err(e) => return Err(aws_error(CALL, "DescribeTargetGroups", e)),
-        }
+        found = named_target_group(host, name).await?;
     }
     let (arn, status) = match found {
         Some(arn) => (arn, REUSED),
@@ -941,25 +1180,40 @@ pub async fn ensure_target_group(
         }
         None => {
             let elb = &host.aws().await?.elb;
-            let out = elb
-                .create_target_group()
-                .name(name)
-                .protocol(ProtocolEnum::Tcp)
-                .port(port32)
-                .vpc_id(&vpc.id)
-                .target_type(TargetTypeEnum::Ip)
-                .set_tags(Some(elb_tags(host, name)))
-                .send()
-                .await
-                .map_err(|e| aws_error(CALL, "CreateTargetGroup", e))?;
-            let arn = out
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .unwrap_or_default()
-                .to_string();
-            host.mark_fresh(&arn);
-            (arn, CREATED)
+            let made = create_once(
+                max_attempts(host),
+                || async {
+                    let out = elb
+                        .create_target_group()
+                        .name(name)
+                        .protocol(ProtocolEnum::Tcp)
+                        .port(port32)
+                        .vpc_id(&vpc.id)
+                        .target_type(TargetTypeEnum::Ip)
+                        .set_tags(Some(elb_tags(host, name)))
+                        .customize()
+                        .config_override(elb_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| failed(CALL, "CreateTargetGroup", e))?;
+                    Ok(out
+                        .target_groups()
+                        .first()
+                        .and_then(|t| t.target_group_arn())
+                        .unwrap_or_default()
+                        .to_string())
+                },
+                || named_target_group(host, name),
+            )
+            .await?;
+            match made {
+                Made::Created(arn) => {
+                    host.mark_fresh(&arn);
+                    (arn, CREATED)
+                }
+                // Found after a lost answer: its targets are read back.
+                Made::Found(arn) => (arn, REUSED),
+            }
         }
     };
     host.remember("target_group_arn", &arn)?;
@@ -1041,6 +1295,27 @@ pub async fn ensure_target_group(
     })
 }
 
+/// The target group called `name`, if any.
+async fn named_target_group(host: &Host, name: &str) -> Result<Option<String>> {
+    let elb = &host.aws().await?.elb;
+    match elb.describe_target_groups().names(name).send().await {
+        Ok(out) => {
+            let found = out
+                .target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(|a| (a.to_string(), ())))
+                .collect();
+            Ok(one_or_none("target group", &host.cluster, found)?.map(|(a, ())| a))
+        }
+        Err(e) if code_of(&e).as_deref() == Some("TargetGroupNotFound") => Ok(None),
+        Err(e) => Err(aws_error(
+            "elb::create_target_group",
+            "DescribeTargetGroups",
+            e,
+        )),
+    }
+}
+
 /// Finds or creates the TCP listener on `port` forwarding to the target group.
 pub async fn ensure_listener(
     host: &Host,
@@ -1051,26 +1326,19 @@ pub async fn ensure_listener(
     const CALL: &str = "elb::create_listener";
     let port32 = i32::try_from(port)
         .map_err(|_| Error::script(format!("{CALL}: port {port} is out of range")))?;
-    if host.can_read() && !host.is_fresh(&lb.arn) {
-        let elb = &host.aws().await?.elb;
-        let out = elb
-            .describe_listeners()
-            .load_balancer_arn(&lb.arn)
-            .send()
-            .await
-            .map_err(|e| aws_error(CALL, "DescribeListeners", e))?;
-        if let Some(l) = out.listeners().iter().find(|l| l.port() == Some(port32)) {
-            let arn = l.listener_arn().unwrap_or_default().to_string();
-            host.remember("listener_arn", &arn)?;
-            host.event("listener", &arn, REUSED);
-            return Ok(Listener {
-                arn,
-                protocol: "TCP".into(),
-                port,
-                target_group_arn: tg.arn.clone(),
-                status: REUSED.into(),
-            });
-        }
+    if host.can_read()
+        && !host.is_fresh(&lb.arn)
+        && let Some(arn) = listener_on(host, &lb.arn, port32).await?
+    {
+        host.remember("listener_arn", &arn)?;
+        host.event("listener", &arn, REUSED);
+        return Ok(Listener {
+            arn,
+            protocol: "TCP".into(),
+            port,
+            target_group_arn: tg.arn.clone(),
+            status: REUSED.into(),
+        });
     }
     if let Some(plan) = &host.plan {
         let arn = plan.record(
@@ -1094,22 +1362,32 @@ pub async fn ensure_listener(
         .r#type(ActionTypeEnum::Forward)
         .target_group_arn(&tg.arn)
         .build();
-    let out = elb
-        .create_listener()
-        .load_balancer_arn(&lb.arn)
-        .protocol(ProtocolEnum::Tcp)
-        .port(port32)
-        .default_actions(action)
-        .set_tags(Some(elb_tags(host, &host.cluster)))
-        .send()
-        .await
-        .map_err(|e| aws_error(CALL, "CreateListener", e))?;
-    let arn = out
-        .listeners()
-        .first()
-        .and_then(|l| l.listener_arn())
-        .unwrap_or_default()
-        .to_string();
+    let arn = create_once(
+        max_attempts(host),
+        || async {
+            let out = elb
+                .create_listener()
+                .load_balancer_arn(&lb.arn)
+                .protocol(ProtocolEnum::Tcp)
+                .port(port32)
+                .default_actions(action.clone())
+                .set_tags(Some(elb_tags(host, &host.cluster)))
+                .customize()
+                .config_override(elb_no_retry())
+                .send()
+                .await
+                .map_err(|e| failed(CALL, "CreateListener", e))?;
+            Ok(out
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .unwrap_or_default()
+                .to_string())
+        },
+        || listener_on(host, &lb.arn, port32),
+    )
+    .await?
+    .into_inner();
     host.remember("listener_arn", &arn)?;
     host.event("listener", &arn, CREATED);
     Ok(Listener {
@@ -1119,4 +1397,21 @@ pub async fn ensure_listener(
         target_group_arn: tg.arn.clone(),
         status: CREATED.into(),
     })
+}
+
+/// The load balancer's listener on `port`, if any.
+async fn listener_on(host: &Host, lb_arn: &str, port: i32) -> Result<Option<String>> {
+    let elb = &host.aws().await?.elb;
+    let out = elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("elb::create_listener", "DescribeListeners", e))?;
+    Ok(out
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(port))
+        .and_then(|l| l.listener_arn())
+        .map(str::to_string))
 }

@@ -916,3 +916,34 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
     );
     Ok(out)
 }
+
+/// Resources of which the cluster has more than one where one is expected
+/// (made by an older version, by hand, or by a create retried blindly):
+/// `duplicate KIND [NODE]: ID ID …` lines, from [`leftovers`] and the
+/// live instances by node name.
+pub async fn duplicates(host: &Host, name: &str) -> Result<Vec<String>> {
+    if !host.can_read() {
+        return Ok(Vec::new());
+    }
+    let mut items: Vec<(String, String, String)> = leftovers(host, name)
+        .await?
+        .into_iter()
+        .filter_map(|l| {
+            let (kind, id) = l.split_once(' ')?;
+            (kind != "instance" && kind != "key-pair")
+                .then(|| (kind.to_string(), String::new(), id.to_string()))
+        })
+        .collect();
+    let running = &super::compute::LIVE_STATES[..4];
+    for i in super::compute::cluster_instances(host, "ec2::duplicates", running).await? {
+        let node = super::compute::node_of(&i);
+        if !node.is_empty() {
+            items.push((
+                "instance".into(),
+                node,
+                i.instance_id().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    Ok(super::once::duplicates(&items))
+}

@@ -426,11 +426,22 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
             present: cert_path,
             missing: key_path,
         }),
-        (false, true) => Err(PkiError::IncompleteCa {
-            stem: stem.to_string(),
-            present: key_path,
-            missing: cert_path,
-        }),
+        (false, true) => {
+            // The key is written first: a crash before the certificate
+            // leaves the key alone, and nothing was ever signed by it yet.
+            // Its certificate is made again from that same key.
+            let key_pem = read_text(&key_path)?;
+            let key = parse_key(&key_pem, &key_path)?;
+            let cert_pem = self_signed_ca(stem, req, &key)?;
+            write_public(&cert_path, cert_pem.as_bytes())?;
+            let ca = Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem)?;
+            Ok((
+                ca,
+                Action::Reissued(
+                    "the certificate was missing: made again from the CA's key".into(),
+                ),
+            ))
+        }
         (false, false) => {
             // The leaves need keys next and can only be signed once the CA
             // exists: start their keys on the other cores meanwhile.
@@ -438,26 +449,34 @@ pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Actio
             let ahead = super::keys::prefetch(req.algorithm, others.min(8));
             let key = super::keys::make(req.algorithm).map_err(key_error(stem, req.algorithm))?;
             drop(ahead);
-            let mut params = base_params(stem, req)?;
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment,
-            ];
-            let cert = params.self_signed(&key).map_err(|e| PkiError::Issue {
-                stem: stem.to_string(),
-                reason: e.to_string(),
-            })?;
+            let cert_pem = self_signed_ca(stem, req, &key)?;
             let key_pem = key.serialize_pem();
-            let cert_pem = cert.pem();
+            // Key first: a crash between the two writes leaves the key,
+            // whose certificate the next run makes again (above).
             write_secret(&key_path, key_pem.as_bytes())?;
             write_public(&cert_path, cert_pem.as_bytes())?;
             let ca = Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem)?;
             Ok((ca, Action::Created))
         }
     }
+}
+
+/// A self-signed CA certificate for `req` on `key` (basic constraints
+/// CA:TRUE; cert sign, CRL sign, digital signature, key encipherment).
+fn self_signed_ca(stem: &str, req: &CertRequest, key: &KeyPair) -> Result<String, PkiError> {
+    let mut params = base_params(stem, req)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let cert = params.self_signed(key).map_err(|e| PkiError::Issue {
+        stem: stem.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(cert.pem())
 }
 
 /// Makes sure `<dir>/<stem>.pem` (0644) and `<dir>/<stem>-key.pem` (0600)
@@ -575,16 +594,12 @@ pub fn plan_ca(dir: &Path, stem: &str) -> Result<Option<Ca>, PkiError> {
     let (cert_path, key_path) = pair_paths(dir, stem);
     match (cert_path.exists(), key_path.exists()) {
         (true, true) => Ok(Some(load_ca(dir, stem)?)),
-        (false, false) => Ok(None),
+        // No certificate yet (with or without its key): one would be made.
+        (false, _) => Ok(None),
         (true, false) => Err(PkiError::IncompleteCa {
             stem: stem.to_string(),
             present: cert_path,
             missing: key_path,
-        }),
-        (false, true) => Err(PkiError::IncompleteCa {
-            stem: stem.to_string(),
-            present: key_path,
-            missing: cert_path,
         }),
     }
 }
@@ -1075,23 +1090,49 @@ mod tests {
     }
 
     #[test]
-    fn half_a_ca_is_an_error_and_nothing_is_overwritten() {
+    fn a_ca_key_without_its_certificate_gets_it_back_from_the_same_key() {
         let dir = tempfile::tempdir().unwrap();
-        ensure_ca(dir.path(), "ca", &ca_req()).unwrap();
+        let (first, _) = ensure_ca(dir.path(), "ca", &ca_req()).unwrap();
         let key_path = dir.path().join("ca-key.pem");
         let key_before = fs::read(&key_path).unwrap();
+        // A leaf signed before the crash stays valid under the re-made certificate.
+        let (leaf, _) = ensure_leaf(dir.path(), "admin", &first, &req("admin", &[]), 30).unwrap();
         fs::remove_file(dir.path().join("ca.pem")).unwrap();
+        let (ca, action) = ensure_ca(dir.path(), "ca", &ca_req()).unwrap();
+        assert!(
+            matches!(&action, Action::Reissued(why) if why.contains("made again from the CA's key")),
+            "{action}"
+        );
+        assert_eq!(fs::read(&key_path).unwrap(), key_before, "the key is kept");
+        assert_eq!(mode(&key_path), 0o600);
+        assert_eq!(ca.info().subject_cn, "Kubernetes");
+        assert_eq!(ca.info().subject_o, first.info().subject_o);
+        // Same key, same subject: the old leaf still chains to it, and is kept.
+        let (again, action) =
+            ensure_leaf(dir.path(), "admin", &ca, &req("admin", &[]), 30).unwrap();
+        assert_eq!(action, Action::Kept);
+        assert_eq!(again.fingerprint_sha256, leaf.fingerprint_sha256);
+        assert!(plan_ca(dir.path(), "ca").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_certificate_without_its_ca_key_is_an_error_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        ensure_ca(dir.path(), "ca", &ca_req()).unwrap();
+        let cert_path = dir.path().join("ca.pem");
+        let cert_before = fs::read(&cert_path).unwrap();
+        fs::remove_file(dir.path().join("ca-key.pem")).unwrap();
         let err = ensure_ca(dir.path(), "ca", &ca_req()).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, PkiError::IncompleteCa { .. }));
         assert!(
-            msg.contains(&dir.path().join("ca.pem").display().to_string()),
+            msg.contains(&dir.path().join("ca-key.pem").display().to_string()),
             "{msg}"
         );
         assert!(msg.contains("refusing to overwrite"), "{msg}");
-        assert_eq!(fs::read(&key_path).unwrap(), key_before);
-        assert!(!dir.path().join("ca.pem").exists());
-        assert!(!msg.contains("PRIVATE KEY"));
+        assert_eq!(fs::read(&cert_path).unwrap(), cert_before);
+        assert!(!dir.path().join("ca-key.pem").exists());
+        assert!(plan_ca(dir.path(), "ca").is_err());
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct CheckSpec {
     pub service_cidr: String,
     /// The encryption config file.
     pub encryption_config: PathBuf,
+    /// The API server URLs a kubeconfig may name (the public address's and
+    /// the masters' local one); empty when unknown (then not checked).
+    pub api_servers: Vec<String>,
 }
 
 /// One certificate file of the directory.
@@ -160,8 +163,11 @@ fn is_key_file(name: &str) -> bool {
 /// mode not 0600. Then the cross-checks: the API server certificate has
 /// every required SAN; each kubelet certificate's CN and SANs are exactly
 /// its node's; `cluster_dns` lies in `service_cidr`; the encryption key
-/// decodes to 16, 24 or 32 bytes and its file is mode 0600; and every
-/// `*-key.pem`, even one without a certificate, is mode 0600.
+/// decodes to 16, 24 or 32 bytes and its file is mode 0600; every
+/// `*-key.pem`, even one without a certificate, is mode 0600; and every
+/// kubeconfig is mode 0600, embeds the CA, a client certificate signed by
+/// it with its matching key, names its expected server, and its user (and
+/// context user) is the certificate's CN.
 ///
 /// Only an unreadable directory is an error; everything else is a problem
 /// line in the report.
@@ -322,7 +328,95 @@ pub fn check(spec: &CheckSpec) -> Result<CheckReport, PkiError> {
         }
     }
 
+    // Kubeconfigs: every `*.kubeconfig` of the directory.
+    for name in names.iter().filter(|n| n.ends_with(".kubeconfig")) {
+        problems.extend(audit_kubeconfig(
+            &dir.join(name),
+            &spec.api_servers,
+            ca.as_ref(),
+        ));
+    }
+
     Ok(CheckReport { rows, problems })
+}
+
+/// The problems of one kubeconfig (none when it is right).
+fn audit_kubeconfig(path: &Path, servers: &[String], ca: Option<&LoadedCert>) -> Vec<String> {
+    use super::kubeconfig::{decode_data, parse_fields};
+    let shown = path.display();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{shown}: cannot read the kubeconfig: {e}")],
+    };
+    let mut out: Vec<String> = mode_problem(path).into_iter().collect();
+    let f = match parse_fields(&text) {
+        Ok(f) => f,
+        Err(why) => {
+            out.push(format!(
+                "{shown}: not a kubeconfig groundup can audit: {why}"
+            ));
+            return out;
+        }
+    };
+    if !servers.is_empty() && !servers.contains(&f.server) {
+        out.push(format!(
+            "{shown}: server is {}, but the API server is at {}",
+            f.server,
+            servers.join(" or ")
+        ));
+    }
+    if f.context_user != f.user_name {
+        out.push(format!(
+            "{shown}: the context's user {:?} is not the user {:?}",
+            f.context_user, f.user_name
+        ));
+    }
+    let pem =
+        |field: &str, data: &str| decode_data(field, data).map_err(|why| format!("{shown}: {why}"));
+    match pem("certificate-authority-data", &f.ca_data).and_then(|p| {
+        LoadedCert::from_pem(&p, "certificate-authority-data").map_err(|e| format!("{shown}: {e}"))
+    }) {
+        Ok(embedded) => {
+            if ca.is_some_and(|ca| ca.der != embedded.der) {
+                out.push(format!("{shown}: the embedded CA is not the cluster's CA"));
+            }
+        }
+        Err(p) => out.push(p),
+    }
+    let cert = match pem("client-certificate-data", &f.client_cert_data).and_then(|p| {
+        LoadedCert::from_pem(&p, "client-certificate-data").map_err(|e| format!("{shown}: {e}"))
+    }) {
+        Ok(c) => c,
+        Err(p) => {
+            out.push(p);
+            return out;
+        }
+    };
+    if let Some(ca) = ca
+        && !cert.is_signed_by(ca)
+    {
+        out.push(format!(
+            "{shown}: the client certificate is not signed by the CA (issuer CN {:?})",
+            cert.info.issuer_cn
+        ));
+    }
+    if f.user_name != cert.info.subject_cn {
+        out.push(format!(
+            "{shown}: user {:?} does not match its certificate (CN {:?})",
+            f.user_name, cert.info.subject_cn
+        ));
+    }
+    match pem("client-key-data", &f.client_key_data).map(|p| rcgen::KeyPair::from_pem(&p)) {
+        Ok(Ok(key)) if cert.matches_key(&key) => {}
+        Ok(Ok(_)) => out.push(format!(
+            "{shown}: the client key does not match the client certificate"
+        )),
+        Ok(Err(_)) => out.push(format!(
+            "{shown}: `client-key-data` is not a usable private key"
+        )),
+        Err(p) => out.push(p),
+    }
+    out
 }
 
 /// A row for `<dir>/<stem>.pem`, and the parsed certificate if it parses.
@@ -483,6 +577,18 @@ mod tests {
         .unwrap();
         let enc = d.join("encryption-config.yaml");
         ensure_encryption_config(&enc).unwrap();
+        super::super::ensure_kubeconfig(
+            &d.join("admin.kubeconfig"),
+            &super::super::KubeconfigSpec {
+                cluster_name: "kubernetes-the-hard-way".into(),
+                server: "https://k8s.example.test:6443".into(),
+                ca_pem: fs::read_to_string(d.join("ca.pem")).unwrap(),
+                user: "admin".into(),
+                client_cert_pem: fs::read_to_string(d.join("admin.pem")).unwrap(),
+                client_key_pem: fs::read_to_string(d.join("admin-key.pem")).unwrap(),
+            },
+        )
+        .unwrap();
         let spec = CheckSpec {
             dir: d.to_path_buf(),
             ca_stem: "ca".into(),
@@ -496,6 +602,10 @@ mod tests {
             cluster_dns: "10.32.0.10".into(),
             service_cidr: "10.32.0.0/24".into(),
             encryption_config: enc,
+            api_servers: vec![
+                "https://k8s.example.test:6443".into(),
+                "https://127.0.0.1:6443".into(),
+            ],
         };
         (dir, spec)
     }
@@ -633,6 +743,101 @@ mod tests {
                 ),
                 "cluster DNS 10.33.0.10 is outside the service CIDR 10.32.0.0/24".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn kubeconfigs_are_audited() {
+        let (dir, spec) = fresh();
+        let d = dir.path();
+        let path = d.join("admin.kubeconfig");
+        let good = fs::read_to_string(&path).unwrap();
+        let shown = path.display().to_string();
+        let with = |text: &str| {
+            fs::write(&path, text).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            all(&check(&spec).unwrap())
+                .into_iter()
+                .filter(|p| p.contains("admin.kubeconfig"))
+                .collect::<Vec<_>>()
+        };
+        assert!(with(&good).is_empty(), "{:?}", with(&good));
+        // Another server.
+        let p = with(&good.replace("k8s.example.test", "elsewhere.test"));
+        assert_eq!(
+            p,
+            vec![format!(
+                "{shown}: server is https://elsewhere.test:6443, but the API server is at https://k8s.example.test:6443 or https://127.0.0.1:6443"
+            )]
+        );
+        // Another user than the certificate's CN.
+        let p = with(&good.replace("\"admin\"", "\"root\""));
+        assert_eq!(
+            p,
+            vec![format!(
+                "{shown}: user \"root\" does not match its certificate (CN \"admin\")"
+            )]
+        );
+        // A client certificate from another CA, with its own key.
+        let other = tempfile::tempdir().unwrap();
+        let (other_ca, _) = ensure_ca(other.path(), "ca", &req("Other", None, &[])).unwrap();
+        ensure_leaf(
+            other.path(),
+            "admin",
+            &other_ca,
+            &req("admin", None, &[]),
+            30,
+        )
+        .unwrap();
+        let b64 = |p: &Path| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(fs::read(p).unwrap())
+        };
+        let f = super::super::kubeconfig::parse_fields(&good).unwrap();
+        let foreign = good
+            .replace(&f.client_cert_data, &b64(&other.path().join("admin.pem")))
+            .replace(
+                &f.client_key_data,
+                &b64(&other.path().join("admin-key.pem")),
+            );
+        let p = with(&foreign);
+        assert_eq!(
+            p,
+            vec![format!(
+                "{shown}: the client certificate is not signed by the CA (issuer CN \"Other\")"
+            )]
+        );
+        // A key that is not the certificate's, and an embedded CA that is not the CA.
+        let p = with(
+            &good
+                .replace(
+                    &f.client_key_data,
+                    &b64(&other.path().join("admin-key.pem")),
+                )
+                .replace(&f.ca_data, &b64(&other.path().join("ca.pem"))),
+        );
+        assert_eq!(
+            p,
+            vec![
+                format!("{shown}: the embedded CA is not the cluster's CA"),
+                format!("{shown}: the client key does not match the client certificate"),
+            ]
+        );
+        // Too open, and missing.
+        fs::write(&path, &good).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let p = all(&check(&spec).unwrap());
+        assert!(
+            p.contains(&format!("{shown}: mode 0644 is too open (want 0600)")),
+            "{p:?}"
+        );
+        // Not in our layout.
+        let p = with("apiVersion: v1\nkind: Config\n");
+        assert_eq!(
+            p,
+            vec![format!(
+                "{shown}: not a kubeconfig groundup can audit: no `certificate-authority-data`"
+            )]
         );
     }
 }

@@ -117,6 +117,87 @@ pub fn plan_kubeconfig(path: &Path, spec: &KubeconfigSpec) -> Result<Action, Pki
     }
 }
 
+/// The fields of a kubeconfig in [`kubeconfig_yaml`]'s layout, read back
+/// for an audit (the base64 data still encoded).
+#[derive(Default)]
+pub(crate) struct KubeconfigFields {
+    /// `clusters[0].cluster.certificate-authority-data`.
+    pub ca_data: String,
+    /// `clusters[0].cluster.server`.
+    pub server: String,
+    /// `contexts[0].context.user`.
+    pub context_user: String,
+    /// `users[0].name`.
+    pub user_name: String,
+    /// `users[0].user.client-certificate-data`.
+    pub client_cert_data: String,
+    /// `users[0].user.client-key-data`.
+    pub client_key_data: String,
+}
+
+impl std::fmt::Debug for KubeconfigFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeconfigFields")
+            .field("server", &self.server)
+            .field("user_name", &self.user_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the fields of a kubeconfig written in [`kubeconfig_yaml`]'s
+/// layout (one cluster, one context, one user). Errors never contain
+/// values.
+pub(crate) fn parse_fields(text: &str) -> Result<KubeconfigFields, String> {
+    let mut f = KubeconfigFields::default();
+    let mut section = "";
+    for line in text.lines() {
+        if !line.starts_with([' ', '-']) {
+            section = line.split(':').next().unwrap_or("");
+            continue;
+        }
+        let item = line.trim_start_matches([' ', '-']);
+        let Some((key, value)) = item.split_once(": ") else {
+            continue;
+        };
+        let value = if value.starts_with('"') {
+            serde_json::from_str::<String>(value)
+                .map_err(|_| format!("the value of `{key}` is not a quoted string"))?
+        } else {
+            value.to_string()
+        };
+        match (section, key) {
+            ("clusters", "certificate-authority-data") => f.ca_data = value,
+            ("clusters", "server") => f.server = value,
+            ("contexts", "user") => f.context_user = value,
+            ("users", "name") => f.user_name = value,
+            ("users", "client-certificate-data") => f.client_cert_data = value,
+            ("users", "client-key-data") => f.client_key_data = value,
+            _ => {}
+        }
+    }
+    for (field, v) in [
+        ("certificate-authority-data", &f.ca_data),
+        ("server", &f.server),
+        ("users[0].name", &f.user_name),
+        ("client-certificate-data", &f.client_cert_data),
+        ("client-key-data", &f.client_key_data),
+    ] {
+        if v.is_empty() {
+            return Err(format!("no `{field}`"));
+        }
+    }
+    Ok(f)
+}
+
+/// The base64 `*-data` of a kubeconfig decoded to text.
+pub(crate) fn decode_data(field: &str, data: &str) -> Result<String, String> {
+    STANDARD
+        .decode(data.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| format!("`{field}` is not base64 of PEM text"))
+}
+
 /// Names the keys whose lines differ, never their values (they may be keys).
 fn describe_change(have: &str, want: &str) -> String {
     let key_of = |line: &str| {
@@ -161,6 +242,28 @@ mod tests {
             client_cert_pem: "-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n".into(),
             client_key_pem: "-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n".into(),
         }
+    }
+
+    #[test]
+    fn fields_read_back() {
+        let s = spec();
+        let f = parse_fields(&kubeconfig_yaml(&s)).unwrap();
+        assert_eq!(f.server, s.server);
+        assert_eq!(f.user_name, s.user);
+        assert_eq!(f.context_user, s.user);
+        assert_eq!(decode_data("ca", &f.ca_data).unwrap(), s.ca_pem);
+        assert_eq!(
+            decode_data("c", &f.client_cert_data).unwrap(),
+            s.client_cert_pem
+        );
+        assert_eq!(
+            decode_data("k", &f.client_key_data).unwrap(),
+            s.client_key_pem
+        );
+        assert!(parse_fields("apiVersion: v1\n").is_err());
+        let broken = kubeconfig_yaml(&s).replace("server: \"", "server: \"\\x");
+        let e = parse_fields(&broken).unwrap_err();
+        assert!(e.contains("server"), "{e}");
     }
 
     #[test]

@@ -60,9 +60,10 @@ fn six_nodes_with_the_lessons_layout() {
     let run = up(&p, &moto, &[]).ok();
     // The request budget (BENCHMARKS.md): network 18 (one CreateTags only
     // because moto drops tags given to CreateDhcpOptions) + DescribeImages,
-    // ImportKeyPair, 6 RunInstances, 3 ModifyInstanceAttribute (workers),
-    // one DescribeInstances for the waiter.
-    assert_eq!(moto.requests(), 30, "{:#?}", moto.request_lines());
+    // DescribeKeyPairs (a key pair without its file is found before a key
+    // is written), ImportKeyPair, 6 RunInstances, 3 ModifyInstanceAttribute
+    // (workers), one DescribeInstances for the waiter.
+    assert_eq!(moto.requests(), 31, "{:#?}", moto.request_lines());
     let sdk = Sdk::new(&moto);
     let nodes = live_nodes(&sdk, "k8s-cluster");
     let names: Vec<(&str, &str)> = nodes
@@ -361,6 +362,58 @@ fn key_pair_four_cases() {
             .any(|e| e["kind"] == "key-pair" && e["status"] == "created")
     );
     let pem = std::fs::read_to_string(&key).unwrap();
+    // The key pair in AWS is the file's key: its public key is what
+    // `ssh-keygen -y` derives from the file, and its fingerprint is
+    // openssl's MD5 of the public key's DER (how AWS fingerprints an
+    // imported key).
+    let sdk = Sdk::new(&moto);
+    let kp = sdk
+        .block(
+            sdk.ec2
+                .describe_key_pairs()
+                .key_names("k8s-cluster")
+                .include_public_key(true)
+                .send(),
+        )
+        .unwrap()
+        .key_pairs()[0]
+        .clone();
+    let derived = std::process::Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen (Debian: openssh-client; scripts/test installs it)");
+    assert!(derived.status.success(), "{derived:?}");
+    let derived = String::from_utf8(derived.stdout).unwrap();
+    let blob = |line: &str| {
+        line.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        blob(kp.public_key().unwrap()),
+        blob(&derived),
+        "AWS holds the file's public key"
+    );
+    let der = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(der.status.success(), "{der:?}");
+    let mut md5 = std::process::Command::new("openssl")
+        .args(["md5", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    md5.stdin.take().unwrap().write_all(&der.stdout).unwrap();
+    let md5 = String::from_utf8(md5.wait_with_output().unwrap().stdout).unwrap();
+    let fp = md5.rsplit(' ').next().unwrap().trim();
+    assert_eq!(kp.key_fingerprint().unwrap(), fp);
     // both exist: reused, file untouched
     let mut args = small.to_vec();
     args.extend(["--json", "run", "compute"]);
@@ -374,7 +427,6 @@ fn key_pair_four_cases() {
     );
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
     // only the file exists: its public key is imported
-    let sdk = Sdk::new(&moto);
     sdk.block(sdk.ec2.delete_key_pair().key_name("k8s-cluster").send())
         .unwrap();
     let j = p.run_on(&moto, &args).ok().json();

@@ -117,6 +117,35 @@ fn completions_and_man_page() {
     let fish = p.run(&["completions", "fish"]).ok().stdout;
     assert!(fish.contains("complete -c groundup"), "{fish}");
     assert!(fish.contains("-a \"init\""), "{fish}");
+    // Every shell completes every subcommand (the list from `--help`).
+    let help = p.run(&["--help"]).ok().stdout;
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // (continuation lines of a wrapped description are indented more)
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 12, "{commands:?}\n{help}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = p.run(&["completions", shell]).ok().stdout;
+        for c in &commands {
+            let quoted = [
+                format!("'{c}'"),
+                format!("\"{c}\""),
+                format!(" {c} "),
+                format!("{c})"),
+                format!("{c}:"),
+            ];
+            assert!(
+                quoted.iter().any(|q| script.contains(q.as_str())),
+                "{shell} does not complete `{c}`"
+            );
+        }
+    }
     let run = p.run(&["completions", "tcsh"]).expect_code(1);
     assert!(
         run.stderr.contains("invalid value 'tcsh'"),

@@ -1,7 +1,5 @@
 //! The lifecycle against moto: `up`, `down`, `--plan`, `status`, several
-//! clusters, and crashes (kill -9) in the middle of `up`.
-
-use std::time::Duration;
+//! clusters. (Kills at every mutating request of `up`: tests/it/reliability.rs.)
 
 use aws_sdk_ec2::types::Filter;
 
@@ -217,7 +215,23 @@ fn plan_needs_no_credentials_makes_no_request_and_writes_nothing() {
         );
     }
     assert!(!p.state_dir().exists(), "plan wrote state");
-    assert_eq!(moto.requests(), 0);
+    // With an endpoint a plan does look (a diff against what exists), and
+    // only looks: every request is a Describe, nothing appears in AWS.
+    let sdk = Sdk::new(&moto);
+    let base = count_region(&sdk);
+    let proxy = crate::proxy::FaultProxy::start(moto.port, crate::proxy::Faults::default());
+    let run = p
+        .run(&args(&["--endpoint", &proxy.endpoint, "--plan", "up"]))
+        .ok();
+    assert!(run.stdout.contains("CreateVpc"), "{}", run.stdout);
+    let actions = proxy.stats.actions();
+    assert!(!actions.is_empty(), "the plan looked at nothing");
+    assert!(
+        actions.iter().all(|a| a.starts_with("Describe")),
+        "a plan changed something: {actions:?}"
+    );
+    assert_eq!(region_delta(&sdk, base), [0; 11]);
+    assert!(!p.state_dir().exists(), "plan wrote state");
     // With an endpoint and an existing cluster, the plan is a diff: nothing to create.
     p.run_on(&moto, &args(&["up"])).ok();
     let before = std::fs::read_to_string(p.state_dir().join("k8s-cluster/state.json")).unwrap();
@@ -284,41 +298,212 @@ fn status_shows_state_and_drift() {
     // HTTP 500.)
 }
 
+/// Counts every resource of each kind in the whole region, tagged or not
+/// (minus what a VPC brings by itself: its main route table and its
+/// `default` security group): [vpc, dhcp, subnet, igw, route table, sg,
+/// lb, tg, listener, live instances, key pairs]. Compare with the count of
+/// a fresh moto ([`region_baseline`]).
+pub fn count_region(sdk: &Sdk) -> [usize; 11] {
+    sdk.block(async {
+        let ec2 = &sdk.ec2;
+        let vpcs = ec2.describe_vpcs().send().await.unwrap();
+        let vpcs = vpcs
+            .vpcs()
+            .iter()
+            .filter(|v| v.is_default() != Some(true))
+            .count();
+        let dhcp = ec2
+            .describe_dhcp_options()
+            .send()
+            .await
+            .unwrap()
+            .dhcp_options()
+            .len();
+        let subnets = ec2.describe_subnets().send().await.unwrap();
+        let subnets = subnets
+            .subnets()
+            .iter()
+            .filter(|s| s.default_for_az() != Some(true))
+            .count();
+        let igws = ec2
+            .describe_internet_gateways()
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .len();
+        let rts = ec2.describe_route_tables().send().await.unwrap();
+        let rts = rts
+            .route_tables()
+            .iter()
+            .filter(|r| !r.associations().iter().any(|a| a.main() == Some(true)))
+            .count();
+        let sgs = ec2.describe_security_groups().send().await.unwrap();
+        let sgs = sgs
+            .security_groups()
+            .iter()
+            .filter(|g| g.group_name() != Some("default"))
+            .count();
+        let lbs = sdk.elb.describe_load_balancers().send().await.unwrap();
+        let mut listeners = 0;
+        for lb in lbs.load_balancers() {
+            listeners += sdk
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(lb.load_balancer_arn().unwrap_or_default())
+                .send()
+                .await
+                .unwrap()
+                .listeners()
+                .len();
+        }
+        let tgs = sdk
+            .elb
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .len();
+        let mut instances = 0;
+        let mut pages = ec2
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopping")
+                    .values("stopped")
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            instances += page
+                .unwrap()
+                .reservations()
+                .iter()
+                .map(|r| r.instances().len())
+                .sum::<usize>();
+        }
+        let keys = ec2
+            .describe_key_pairs()
+            .send()
+            .await
+            .unwrap()
+            .key_pairs()
+            .len();
+        [
+            vpcs,
+            dhcp,
+            subnets,
+            igws,
+            rts,
+            sgs,
+            lbs.load_balancers().len(),
+            tgs,
+            listeners,
+            instances,
+            keys,
+        ]
+    })
+}
+
+/// [`count_region`] minus `baseline`, element by element.
+pub fn region_delta(sdk: &Sdk, baseline: [usize; 11]) -> [i64; 11] {
+    let now = count_region(sdk);
+    let mut d = [0i64; 11];
+    for ((d, n), b) in d.iter_mut().zip(now).zip(baseline) {
+        *d = n as i64 - b as i64;
+    }
+    d
+}
+
+/// What one cluster of network + compute adds to a region.
+pub const ONE_CLUSTER_IN_REGION: [i64; 11] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 6, 1];
+
 #[test]
-fn killed_up_converges_exactly_once() {
+fn duplicates_are_named_listed_by_status_and_all_deleted_by_down() {
     let moto = Moto::start();
     let p = Project::new();
     let sdk = Sdk::new(&moto);
-    // Kill -9 `up` at ten points in time, re-running each time.
-    for ms in [30u64, 60, 90, 120, 160, 200, 250, 300, 400, 600] {
-        let mut child = p
-            .cmd(&args(&["--endpoint", &moto.endpoint, "up"]))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
+    let base = count_region(&sdk);
+    let up = ["--set", "steps=network,compute", "up"];
+    p.run_on(&moto, &up).ok();
+    let st = p.state("k8s-cluster");
+    let vpc1 = st["vpc_id"].as_str().unwrap().to_string();
+    let subnet1 = st["subnet_id"].as_str().unwrap().to_string();
+    // A second VPC and a second subnet with the cluster's tag (an older
+    // version, or made by hand).
+    let (vpc2, subnet2) = sdk.block(async {
+        let tags = |rt: aws_sdk_ec2::types::ResourceType| {
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(rt)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("groundup:cluster")
+                        .value("k8s-cluster")
+                        .build(),
+                )
+                .build()
+        };
+        let v = sdk
+            .ec2
+            .create_vpc()
+            .cidr_block("10.99.0.0/16")
+            .tag_specifications(tags(aws_sdk_ec2::types::ResourceType::Vpc))
+            .send()
+            .await
             .unwrap();
-        std::thread::sleep(Duration::from_millis(ms));
-        let _ = child.kill();
-        let _ = child.wait();
-        // state.json is never truncated or unparsable
-        let path = p.state_dir().join("k8s-cluster/state.json");
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).unwrap();
-            serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| {
-                panic!("state.json corrupt after kill at {ms} ms: {e}\n{text}")
-            });
-        }
-        let counts = count_all(&sdk, "k8s-cluster");
-        assert!(
-            counts
-                .iter()
-                .zip(ONE_EACH)
-                .all(|(have, most)| *have <= most),
-            "duplicates after kill at {ms} ms: {counts:?}"
-        );
-    }
-    p.run_on(&moto, &args(&["up"])).ok();
-    assert_eq!(count_all(&sdk, "k8s-cluster"), ONE_EACH);
-    p.run_on(&moto, &args(&["down", "--yes"])).ok();
+        let s = sdk
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc1)
+            .cidr_block("172.31.1.0/24")
+            .tag_specifications(tags(aws_sdk_ec2::types::ResourceType::Subnet))
+            .send()
+            .await
+            .unwrap();
+        (
+            v.vpc().unwrap().vpc_id().unwrap().to_string(),
+            s.subnet().unwrap().subnet_id().unwrap().to_string(),
+        )
+    });
+    // `up` names both and picks neither.
+    let run = p.run_on(&moto, &up).expect_code(2);
+    let flat = run.err_flat();
+    assert!(
+        flat.contains("cluster k8s-cluster has 2 VPCs where one is expected")
+            && flat.contains(&vpc1)
+            && flat.contains(&vpc2),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        p.state("k8s-cluster")["vpc_id"],
+        vpc1,
+        "state still names the first"
+    );
+    // `status --refresh` lists them.
+    let run = p
+        .run_on(&moto, &["--json", "status", "--refresh"])
+        .expect_code(2);
+    let drift: Vec<String> = run.json()["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    let has = |kind: &str, a: &str, b: &str| {
+        drift.iter().any(|d| {
+            d.starts_with(&format!("duplicate {kind}: ")) && d.contains(a) && d.contains(b)
+        })
+    };
+    assert!(has("vpc", &vpc1, &vpc2), "{drift:?}");
+    assert!(has("subnet", &subnet1, &subnet2), "{drift:?}");
+    // `down` deletes them all.
+    p.run_on(&moto, &["down", "--yes"]).ok();
     assert_eq!(count_all(&sdk, "k8s-cluster"), NOTHING);
+    assert_eq!(region_delta(&sdk, base), [0; 11]);
 }

@@ -324,16 +324,41 @@ fn second_run_creates_nothing() {
     let p = Project::new();
     p.run_on(&moto, &["run", "network"]).ok();
     let first = p.state("k8s-cluster");
-    let before = moto.requests();
-    let run = p.run_on(&moto, &["--json", "run", "network"]).ok();
+    // Through a proxy that records every action.
+    let proxy = crate::proxy::FaultProxy::start(moto.port, crate::proxy::Faults::default());
+    let run = p
+        .run(&["--endpoint", &proxy.endpoint, "--json", "run", "network"])
+        .ok();
     let j = run.json();
     assert_eq!(j["created"], 0, "{}", run.stdout);
     assert_eq!(j["reused"], 9, "{}", run.stdout);
     assert_eq!(p.state("k8s-cluster"), first, "state unchanged");
-    // A re-run only reads: one describe per resource, two for the VPC's DN
-    // attributes, one for the registered targets.
-    let rerun_calls = moto.requests() - before;
-    assert_eq!(rerun_calls, 12, "re-run requests");
+    // A re-run only reads: every action is a Describe, and every kind of
+    // resource was looked at.
+    let actions: std::collections::BTreeSet<String> = proxy.stats.actions().into_iter().collect();
+    let writes: Vec<&String> = actions
+        .iter()
+        .filter(|a| !a.starts_with("Describe"))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "the re-run changed something: {writes:?}"
+    );
+    for read in [
+        "DescribeVpcs",
+        "DescribeVpcAttribute",
+        "DescribeDhcpOptions",
+        "DescribeSubnets",
+        "DescribeInternetGateways",
+        "DescribeRouteTables",
+        "DescribeSecurityGroups",
+        "DescribeLoadBalancers",
+        "DescribeTargetGroups",
+        "DescribeTargetHealth",
+        "DescribeListeners",
+    ] {
+        assert!(actions.contains(read), "{read} missing from {actions:?}");
+    }
     let sdk = Sdk::new(&moto);
     assert_eq!(count_network(&sdk, "k8s-cluster"), [1; 8]);
 }

@@ -1,12 +1,16 @@
 //! A small fault-injecting HTTP proxy between the SDK and moto (loopback
 //! only): it answers a chosen fraction of requests with the service's real
 //! throttling error (EC2 `RequestLimitExceeded` 503, ELBv2 `Throttling`
-//! 400), with 500 `InternalError`, or resets the connection — always
-//! *before* forwarding, so a retried request can never be applied twice.
+//! 400), with 500 `InternalError`, or resets the connection *before*
+//! forwarding. And, deterministically, *after* forwarding: it can drop the
+//! answer to the N-th mutating request (moto applied it; the client sees a
+//! reset connection), or SIGKILL the client process right after moto
+//! answered its N-th mutating request. It records every action it
+//! forwarded.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +31,27 @@ pub struct Faults {
     /// answered `(action, error code, n)`, e.g. a just-launched instance
     /// that is not visible yet.
     pub not_found: Option<(&'static str, &'static str, u64)>,
+    /// Forward the N-th (1-based) mutating request (any action but
+    /// `Describe*`, `Get*`, `List*`), then reset the client's connection
+    /// instead of relaying moto's answer.
+    pub drop_answer: Option<u64>,
+    /// Forward the N-th mutating request, then SIGKILL the process set
+    /// with [`FaultProxy::set_victim`] before relaying the answer.
+    pub kill_after: Option<u64>,
+}
+
+/// Whether an API action changes something.
+pub fn is_mutating(action: &str) -> bool {
+    !(action.starts_with("Describe") || action.starts_with("Get") || action.starts_with("List"))
+}
+
+/// The `Action` of a query-protocol request body (EC2 and ELBv2).
+pub fn action_of(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What the proxy did.
@@ -42,6 +67,29 @@ pub struct Stats {
     pub resets: AtomicU64,
     /// Not-found answers.
     pub not_found: AtomicU64,
+    /// Mutating requests forwarded.
+    pub mutating: AtomicU64,
+    /// Answers dropped after forwarding.
+    pub dropped: AtomicU64,
+    /// Processes killed.
+    pub killed: AtomicU64,
+    /// Every action forwarded, in order.
+    pub actions: Mutex<Vec<String>>,
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
+}
+
+impl Stats {
+    /// The actions forwarded so far.
+    pub fn actions(&self) -> Vec<String> {
+        self.actions.lock().unwrap().clone()
+    }
+    /// Forgets the recorded actions and counts.
+    pub fn clear(&self) {
+        self.actions.lock().unwrap().clear();
+        self.mutating.store(0, Ordering::SeqCst);
+        self.forwarded.store(0, Ordering::SeqCst);
+    }
 }
 
 /// The running proxy; stops when dropped.
@@ -50,6 +98,7 @@ pub struct FaultProxy {
     pub endpoint: String,
     /// Counters.
     pub stats: Arc<Stats>,
+    victim: Arc<AtomicU32>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -87,24 +136,34 @@ impl FaultProxy {
         let port = listener.local_addr().unwrap().port();
         let stats = Arc::new(Stats::default());
         let rng = Arc::new(Rng(std::sync::Mutex::new(faults.seed.max(1))));
+        let victim = Arc::new(AtomicU32::new(0));
         let st = stats.clone();
+        let vi = victim.clone();
         rt.spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     break;
                 };
+                st.connections.fetch_add(1, Ordering::SeqCst);
                 let st = st.clone();
                 let rng = rng.clone();
+                let vi = vi.clone();
                 tokio::spawn(async move {
-                    let _ = serve(sock, upstream_port, faults, st, rng).await;
+                    let _ = serve(sock, upstream_port, faults, st, rng, vi).await;
                 });
             }
         });
         FaultProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             stats,
+            victim,
             rt: Some(rt),
         }
+    }
+
+    /// The process [`Faults::kill_after`] kills.
+    pub fn set_victim(&self, pid: u32) {
+        self.victim.store(pid, Ordering::SeqCst);
     }
 }
 
@@ -160,6 +219,7 @@ async fn serve(
     f: Faults,
     st: Arc<Stats>,
     rng: Arc<Rng>,
+    victim: Arc<AtomicU32>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     while let Some((head, body)) = read_request(&mut sock, &mut buf).await? {
@@ -219,6 +279,13 @@ async fn serve(
         }
         // Forward on a fresh upstream connection that closes after the answer.
         st.forwarded.fetch_add(1, Ordering::SeqCst);
+        let action = action_of(&body);
+        let nth = if is_mutating(&action) {
+            Some(st.mutating.fetch_add(1, Ordering::SeqCst) + 1)
+        } else {
+            None
+        };
+        st.actions.lock().unwrap().push(action);
         let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
         let mut req = String::new();
         for line in head_text.split("\r\n").filter(|l| !l.is_empty()) {
@@ -233,6 +300,31 @@ async fn serve(
         up.write_all(&body).await?;
         let mut answer = Vec::new();
         up.read_to_end(&mut answer).await?;
+        if nth.is_some() && nth == f.kill_after {
+            let mut pid = victim.load(Ordering::SeqCst);
+            for _ in 0..500 {
+                if pid != 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                pid = victim.load(Ordering::SeqCst);
+            }
+            if pid != 0 {
+                // Synchronously, before anything is relayed: the process
+                // dies knowing nothing of what moto just did.
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                st.killed.fetch_add(1, Ordering::SeqCst);
+            }
+            return Ok(());
+        }
+        if nth.is_some() && nth == f.drop_answer {
+            st.dropped.fetch_add(1, Ordering::SeqCst);
+            #[allow(deprecated)] // SO_LINGER 0: the client sees a reset, not an answer.
+            let _ = sock.set_linger(Some(Duration::ZERO));
+            return Ok(());
+        }
         // Tell the client the connection stays open (we keep serving it).
         let text = String::from_utf8_lossy(&answer);
         let fixed = match text.find("\r\n\r\n") {

@@ -342,3 +342,62 @@ impl Sdk {
             .build()
     }
 }
+
+/// A loopback TCP server that counts the connections made to it and
+/// either closes each at once (`reset`) or holds it open without ever
+/// answering. Stops accepting when dropped.
+pub struct CountingServer {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountingServer {
+    /// Starts one.
+    pub fn start(reset: bool) -> CountingServer {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, s) = (count.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            // Bounded: a test never runs for ten minutes.
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        if reset {
+                            // Closed before any answer: the client sees the
+                            // connection end mid-request.
+                            drop(sock);
+                        } else {
+                            held.push(sock);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CountingServer {
+            endpoint,
+            count,
+            stop,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
