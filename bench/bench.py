@@ -44,12 +44,15 @@ TARGETS = {
     "nc_time": 0.5,  # s, network + compute
     "nc_calls": 30,  # API requests, network + compute
     "nc_ratio": 100,  # x faster than aws-cli
-    "pki_rsa": 0.4,  # s, 10 certificates RSA-2048
-    "pki_ratio": 6,  # x faster than cfssl
+    # PKI, 10 certificates RSA-2048: the target is the floor itself, the
+    # process's CPU time divided by the cores, measured in the same run (ten
+    # RSA-2048 keys cost about 1 s of CPU at aws-lc's rate, so no ratio to
+    # cfssl can promise more on 2 cores); the table shows the distance to it.
     "pki_ec": 0.020,  # s, 10 certificates ECDSA P-256
     "w100": 3.0,  # s, 100 workers
     "check": 0.030,  # s, cold start + compile every runbook
     "rss_mb": 60,  # MB, peak RSS of `up`
+    "install": 8 * 60,  # s, cold `cargo install --locked --path .` (scripts/measure-install)
 }
 
 REGION = "us-east-2"
@@ -519,6 +522,11 @@ def fmt_s(x):
     return f"{x * 1e3:.0f} ms" if x >= 0.01 else f"{x * 1e3:.1f} ms"
 
 
+def fmt_min(x):
+    """Minutes and seconds: `7 min 12 s`."""
+    return f"{int(x // 60)} min {x % 60:.0f} s" if x >= 60 else fmt_s(x)
+
+
 def cell(xs, key="s"):
     """'median (min-max), n' of samples."""
     if not xs:
@@ -567,6 +575,22 @@ def machine():
     }
 
 
+def pki_floor(samples):
+    """The PKI floor of this run: the median CPU time (user + system) of the
+    runs divided by the cores; NaN without samples."""
+    cpu = median([x.get("cpu", float("nan")) for x in samples]) if samples else float("nan")
+    return cpu / (os.cpu_count() or 1)
+
+
+def floor_distance(t, floor_t):
+    """How far a time is from its floor, e.g. `+28 ms (1.07× the floor)`."""
+    if not (t == t and floor_t == floor_t) or floor_t <= 0:
+        return "n/a"
+    d = t - floor_t
+    sign = "+" if d >= 0 else "−"
+    return f"{sign}{fmt_s(abs(d))} from the floor ({t / floor_t:.2f}× it)"
+
+
 def report(a, m_before, res, elapsed):
     nc = res["nc"]
     cli_t = median([x["s"] for x in nc["cli"]])
@@ -599,8 +623,14 @@ def report(a, m_before, res, elapsed):
       f"1-minute load during the run: {min(LOADS):.2f} – {max(LOADS):.2f}. "
       "The machine's 2 cores are shared with other builds, so absolute times are noisy: "
       "medians and ranges are given, and aws-cli and groundup runs are interleaved.")
-    w(f"- groundup: `{res['versions']['groundup']}`, **debug binary from `cargo build`** (the one profile this "
-      "project builds: dev, with aws-lc, Rhai, the PKI crates and the AWS SDK's request path compiled at opt-level 3 and no debug assertions in dependencies — see Cargo.toml).")
+    if a.install_s:
+        w(f"- groundup: `{res['versions']['groundup']}`, **release binary from `cargo install --locked --path .`** "
+          "(scripts/measure-install; the release profile in Cargo.toml: opt-level 3 for groundup and the crates a run "
+          "spends CPU in, 0 for the AWS service crates, 1 for the rest)"
+          + (f", with `{a.install_args}`" if a.install_args else "") + ".")
+    else:
+        w(f"- groundup: `{res['versions']['groundup']}`, **debug binary from `cargo build`** (the one profile this "
+          "project builds: dev, with aws-lc, Rhai, the PKI crates and the AWS SDK's request path compiled at opt-level 3 and no debug assertions in dependencies — see Cargo.toml).")
     w(f"- aws-cli: `{res['versions']['aws']}` (PyPI awscli in .venv); "
       f"cfssl: `{res['versions']['cfssl']}` (Debian golang-cfssl); moto server {res['versions']['moto']}.")
     w("")
@@ -616,10 +646,11 @@ def report(a, m_before, res, elapsed):
       f"| ≤ {TARGETS['nc_calls']} | {verdict(gu_c <= TARGETS['nc_calls'])} |")
     if pki["cfssl"] or g_rsa:
         label = "`run pki`" if src == "runbook" else "PKI library†"
+        floor_t = pki_floor(g_rsa)
         w(f"| PKI, 10 certificates, RSA-2048 | cfssl: {cell(pki['cfssl'])} | {label}: {cell(g_rsa)} "
-          f"| {ratio(cf_t, rsa_t) if g_rsa and pki['cfssl'] else 'n/a'} | ≤ {fmt_s(TARGETS['pki_rsa'])}, ≥ {TARGETS['pki_ratio']}× "
-          f"| ≤ {fmt_s(TARGETS['pki_rsa'])}: {verdict(rsa_t <= TARGETS['pki_rsa'])}; "
-          f"≥ {TARGETS['pki_ratio']}×: {verdict(bool(pki['cfssl']) and cf_t / rsa_t >= TARGETS['pki_ratio'])} |")
+          f"| {ratio(cf_t, rsa_t) if g_rsa and pki['cfssl'] else 'n/a'} "
+          f"| the floor: CPU time ÷ {os.cpu_count() or 1} cores = {fmt_s(floor_t)} (this run) "
+          f"| {floor_distance(rsa_t, floor_t)} |")
         w(f"| PKI, 10 certificates, ECDSA P-256 | (cfssl RSA-2048 above) | {label}: {cell(g_ec)} "
           f"| {ratio(cf_t, ec_t) if g_ec and pki['cfssl'] else 'n/a'} | ≤ {fmt_s(TARGETS['pki_ec'])} "
           f"| {verdict(ec_t <= TARGETS['pki_ec'])} |")
@@ -632,6 +663,10 @@ def report(a, m_before, res, elapsed):
         w(f"| {wk} workers (+3 masters), network + compute | | {cell(xs)}, {calls_cell(xs)} requests | | {tgt} | {ok} |")
     chk = median(cold["check"])
     w(f"| Cold start: `groundup --version` | | {cell(cold['version'])} | | | |")
+    if a.install_s:
+        w(f"| Install: `cargo install --locked --path .`, cold target dir | | {fmt_min(a.install_s)} "
+          f"({fmt_min(a.install_cpu_s)} of CPU) | | ≤ {TARGETS['install'] // 60:.0f} min "
+          f"| {verdict(a.install_s <= TARGETS['install'])} |")
     w(f"| Cold start + compile every runbook and stdlib module: `groundup check` | | {cell(cold['check'])} | "
       f"| ≤ {fmt_s(TARGETS['check'])} | {verdict(chk <= TARGETS['check'])} |")
     w(f"| Peak RSS of `groundup {' '.join(rss['args'])}` | | {rss_mb:.1f} MiB (max of {len(rss['samples'])}) | "
@@ -729,12 +764,12 @@ def report(a, m_before, res, elapsed):
           "can be signed, so while its key is made the other cores keep making leaf keys "
           "(src/pki/keys.rs); then every leaf gets its own thread, so the kernel shares the cores among "
           "all the prime searches and they end together. With "
-          f"{ncpu} cores the floor is the CPU time over the cores: about {fmt_s(rsa_cpu / ncpu)} for this "
-          "run's keys. RSA key generation is a random search whose cost varies from key to key, so the "
-          "≤ 400 ms target is met or missed by the luck of the primes on this machine, and ≥ 6× the "
-          f"measured cfssl ({fmt_s(cf_t / 6)}) is below that floor: 10 RSA-2048 keys cannot be made in it "
-          f"on {ncpu} cores at aws-lc's rate. Against the issue's cfssl figure (≈ 2.4 s) the ratio is "
-          f"{2.4 / rsa_t:.1f}×. More cores, or ECDSA keys, is what moves it.")
+          f"{ncpu} cores the floor is the CPU time over the cores: {fmt_s(rsa_cpu / ncpu)} for this "
+          "run's keys, and that floor is the target (issue 15: a fixed time or a ratio to cfssl is "
+          "met or missed by the luck of the primes, since RSA key generation is a random search whose "
+          f"cost varies from key to key). The median run is {floor_distance(rsa_t, rsa_cpu / ncpu)}; "
+          f"the ratio to cfssl is {cf_t / rsa_t:.1f}× (against the issue's cfssl figure, ≈ 2.4 s, "
+          f"{2.4 / rsa_t:.1f}×). More cores, or ECDSA keys, is what moves it.")
     if g_ec:
         w(f"- **PKI, ECDSA P-256, {fmt_s(ec_t)}.** Key generation is microseconds; what remains is process "
           f"start-up (the engine, the settings and compiling the runbook: about {fmt_s(chk)}, see cold start) "
@@ -831,6 +866,10 @@ def main():
     p.add_argument("--out", default="BENCHMARKS.md")
     p.add_argument("--json", default="", help="also write the raw samples here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--install-s", type=float, default=0.0,
+                   help="wall time of a cold `cargo install` (scripts/measure-install), for the table")
+    p.add_argument("--install-cpu-s", type=float, default=0.0, help="its CPU time (user + system)")
+    p.add_argument("--install-args", default="", help="extra cargo flags that install used")
     a = p.parse_args()
     a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
     start = time.time()

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     name = "groundup",
     version,
     about,
-    after_help = "Examples:\n  groundup --plan up                                   # what would be made, no AWS needed\n  groundup run runbooks/network.rhai --endpoint http://127.0.0.1:5000\n  groundup --set workers=5 --set instance_type=t3.small up\n  groundup repl\n\nExit codes: 0 ok, 1 usage or setting error, 2 script, AWS or state failure, 130 interrupted."
+    after_help = "Examples:\n  groundup --local up                                  # the whole lesson on a local AWS emulator\n  groundup --plan up                                   # what would be made, no AWS needed\n  groundup run runbooks/network.rhai --endpoint http://127.0.0.1:5000\n  groundup --set workers=5 --set instance_type=t3.small up\n  groundup repl\n\nExit codes: 0 ok, 1 usage or setting error, 2 script, AWS or state failure, 130 interrupted."
 )]
 pub struct Cli {
     /// Global options.
@@ -32,9 +32,14 @@ pub struct Global {
     /// AWS region [default: AWS_REGION / the profile, else the `region` setting].
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
-    /// Send AWS calls to this endpoint (a local emulator such as moto).
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    /// Send AWS calls to this endpoint (an emulator you run yourself) [env: AWS_ENDPOINT_URL].
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "local")]
     pub endpoint: Option<String>,
+    /// Use the local AWS emulator (moto on 127.0.0.1) that groundup starts
+    /// and keeps running (see `groundup emulator`): no AWS account, and the
+    /// AWS profile, credentials and variables are never read.
+    #[arg(long, global = true)]
+    pub local: bool,
     /// Where state, keys and certificates are kept.
     #[arg(long, global = true, value_name = "DIR", default_value = ".groundup")]
     pub state_dir: PathBuf,
@@ -161,6 +166,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::aot::Shell,
     },
+    /// Manage the local AWS emulator that `--local` uses (moto on
+    /// 127.0.0.1, started on demand and kept running between commands).
+    #[command(
+        after_help = "Examples:\n  groundup emulator start          # start it (or find it running); prints 127.0.0.1:PORT and its PID\n  groundup emulator status --json\n  groundup emulator stop           # end it: its resources are gone with it\n\nmoto comes from $GROUNDUP_MOTO_SERVER, else `moto_server` on the PATH, else a virtualenv\ngroundup installs once under $XDG_DATA_HOME/groundup/moto (python3 -m venv, pip)."
+    )]
+    Emulator {
+        /// What to do with the emulator.
+        #[command(subcommand)]
+        command: EmulatorCommand,
+    },
     /// Print the man page (roff).
     #[command(
         after_help = "Examples:\n  groundup man > ~/.local/share/man/man1/groundup.1\n  groundup man | man -l -"
@@ -178,4 +193,19 @@ pub enum PkiCommand {
         after_help = "Examples:\n  groundup pki check\n  groundup pki check --json | jq '.problems'\n  groundup --set kubernetes_public_address=k8s.example.test pki check   # offline"
     )]
     Check,
+}
+
+/// `groundup emulator` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EmulatorCommand {
+    /// Start the emulator, or find the one running; print its address and PID.
+    Start {
+        /// Listen on this port of 127.0.0.1 [default: a free one].
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+    },
+    /// Stop the emulator (its resources are gone with it).
+    Stop,
+    /// Whether the emulator is running: its address (127.0.0.1:PORT) and PID.
+    Status,
 }

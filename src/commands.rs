@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::host::{Host, OutputOptions, Plan};
 use crate::preflight::{Preflight, Script};
 use crate::settings::{Origin, Settings};
-use crate::state::State;
+use crate::state::{Origin as StateOrigin, State};
 
 /// The project directory: where `runbooks/` and `stdlib/` copies are looked
 /// for (the current directory).
@@ -73,7 +73,8 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
     }
     if let Some(r) = &g.region {
         settings.set_text("region", r, Origin::Flag("--region"))?;
-    } else if !g.set.iter().any(|s| s.trim_start().starts_with("region="))
+    } else if !g.local
+        && !g.set.iter().any(|s| s.trim_start().starts_with("region="))
         && let Some(r) = aws_chain_region()
     {
         settings.set_text("region", &r, Origin::AwsConfig)?;
@@ -139,6 +140,11 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
     if lock && !g.plan {
         state.lock(&cluster)?;
     }
+    // State made on the emulator is never used on AWS, nor the reverse
+    // (offline tools such as `check` and `fns` build a plan host and skip it).
+    if lock || !g.plan {
+        state.claim_origin(&cluster, origin_of(g))?;
+    }
     let online = g.endpoint.is_some()
         || std::env::var_os("AWS_PROFILE").is_some()
         || std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
@@ -148,6 +154,7 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
         endpoint: g.endpoint.clone(),
         max_attempts: settings.int("aws_max_attempts").clamp(1, 20) as u32,
         retry_mode: settings.str("aws_retry_mode"),
+        local: g.local,
     };
     let host = Host::new(
         settings,
@@ -160,6 +167,30 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
         },
     )?;
     Ok(Arc::new(host))
+}
+
+/// Where a command's AWS calls go: the emulator under `--local` or with an
+/// `--endpoint` that is not AWS's own, else real AWS.
+pub fn origin_of(g: &Global) -> StateOrigin {
+    match (&g.endpoint, g.local) {
+        (_, true) => StateOrigin::Emulator,
+        (Some(ep), false) if !is_aws_endpoint(ep) => StateOrigin::Emulator,
+        _ => StateOrigin::Aws,
+    }
+}
+
+/// Whether an endpoint URL is one of AWS's own (`*.amazonaws.com`,
+/// `*.amazonaws.com.cn`, `*.api.aws`).
+fn is_aws_endpoint(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+        .iter()
+        .any(|s| host.ends_with(s))
 }
 
 /// Installs a Ctrl-C handler that sets the host's interrupt flag.
@@ -495,4 +526,18 @@ pub fn cmd_fns(g: &Global, namespace: Option<&str>, definitions: Option<&Path>) 
         println!();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_endpoints_are_aws_and_anything_else_is_an_emulator() {
+        assert!(is_aws_endpoint("https://ec2.us-east-2.amazonaws.com"));
+        assert!(is_aws_endpoint("https://ec2.cn-north-1.amazonaws.com.cn/"));
+        assert!(is_aws_endpoint("https://ec2.us-east-2.api.aws:443"));
+        assert!(!is_aws_endpoint("http://127.0.0.1:5000"));
+        assert!(!is_aws_endpoint("http://amazonaws.com.evil.test"));
+    }
 }

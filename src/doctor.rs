@@ -414,7 +414,7 @@ fn credentials_check(creds: &Creds) -> Check {
             vec![
                 "use a profile: `aws configure --profile NAME`, then `export AWS_PROFILE=NAME`".into(),
                 "or export AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… (and AWS_SESSION_TOKEN for temporary keys)".into(),
-                "no AWS account? `eval \"$(scripts/moto)\"` starts a local emulator and sets dummy keys; `groundup --plan up` needs nothing".into(),
+                "no AWS account? `groundup --local doctor` (and `--local up`) use a local emulator with dummy keys; `groundup --plan up` needs nothing".into(),
             ],
         ),
     }
@@ -504,7 +504,7 @@ async fn endpoint_check(g: &Global, region: &str) -> Check {
         Err(why) => {
             let fix = if g.endpoint.is_some() {
                 vec![
-                    "is the emulator running? `eval \"$(scripts/moto)\"` starts moto and sets AWS_ENDPOINT_URL".into(),
+                    "is the emulator running? or use groundup's own: `--local` instead of --endpoint starts it when needed".into(),
                     "to use real AWS instead, drop --endpoint and `unset AWS_ENDPOINT_URL`".into(),
                 ]
             } else {
@@ -712,7 +712,15 @@ pub fn run_checks(g: &Global) -> Vec<Check> {
             return checks;
         }
     };
-    let creds = rt.block_on(find_credentials());
+    let creds = if g.local {
+        // Never the user's: made in this process, sent only to the emulator.
+        found(
+            "the local emulator's dummy keys (made in this process, sent only to 127.0.0.1)",
+            &crate::aws::local_credentials(),
+        )
+    } else {
+        rt.block_on(find_credentials())
+    };
     checks.push(credentials_check(&creds));
     let region = settings
         .as_ref()
@@ -741,6 +749,7 @@ pub fn run_checks(g: &Global) -> Vec<Check> {
         endpoint: g.endpoint.clone(),
         max_attempts: 1,
         retry_mode: "standard".into(),
+        local: g.local,
     };
     rt.block_on(async {
         match timed("connecting", Aws::connect(&opts)).await {

@@ -29,6 +29,8 @@ pub enum Kind {
     Io,
     /// The PKI could not be made or failed its checks: exit 2.
     Pki,
+    /// The local AWS emulator could not be found, installed or started: exit 2.
+    Emulator,
     /// The user interrupted the run (Ctrl-C): exit 130.
     Interrupted,
 }
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Busy => "groundup::busy",
             Kind::Io => "groundup::io",
             Kind::Pki => "groundup::pki",
+            Kind::Emulator => "groundup::emulator",
             Kind::Interrupted => "groundup::interrupted",
         }
     }

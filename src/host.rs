@@ -294,6 +294,12 @@ impl Host {
         self.started.elapsed()
     }
 
+    /// A live progress line for a long wait (nothing under `--json`); see
+    /// [`crate::progress`].
+    pub fn progress(&self, label: &str) -> crate::progress::Progress {
+        crate::progress::Progress::new(self.output.json, label)
+    }
+
     /// The standard tags of every resource: `Name` and `groundup:cluster`.
     pub fn tags(&self, name: &str) -> Vec<(String, String)> {
         vec![
@@ -323,6 +329,7 @@ mod tests {
             endpoint: None,
             max_attempts: 1,
             retry_mode: "standard".into(),
+            local: false,
         };
         let plan = plan.then(|| Plan::new(false));
         let h = Host::new(settings, state, aws, plan, OutputOptions::default()).unwrap();

@@ -10,7 +10,21 @@ use groundup::cli::{Cli, Command, PkiCommand};
 use groundup::commands;
 use groundup::error::{Error, render_with};
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// Whether a command talks to AWS (and so, under `--local`, needs the emulator).
+fn needs_aws(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Run { .. }
+            | Command::Up
+            | Command::Down { .. }
+            | Command::Repl
+            | Command::Doctor
+            | Command::Status { refresh: true }
+    )
+}
+
+fn run(mut cli: Cli) -> Result<(), Error> {
+    groundup::local::prepare(&mut cli.global, needs_aws(&cli.command))?;
     let g = &cli.global;
     match &cli.command {
         Command::Run { runbooks } => {
@@ -47,6 +61,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Down { yes, purge } => groundup::lifecycle::cmd_down(g, *yes, *purge),
         Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
         Command::Repl => groundup::repl::cmd_repl(g),
+        Command::Emulator { command } => groundup::local::cmd_emulator(g, command),
     }
 }
 

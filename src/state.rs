@@ -30,6 +30,45 @@ pub struct State {
     lock: Option<File>,
 }
 
+/// The state key that records where a cluster's resources were made.
+pub const ORIGIN_KEY: &str = "origin";
+
+/// Where a cluster's resources live: the local emulator or real AWS. State
+/// made on one is never used on the other (see [`State::claim_origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An AWS emulator on this machine (`--local`, or an `--endpoint` that
+    /// is not AWS's own).
+    Emulator,
+    /// Real AWS.
+    Aws,
+}
+
+impl Origin {
+    /// How it is written in state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Emulator => "emulator",
+            Origin::Aws => "aws",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Origin> {
+        match s {
+            "emulator" => Some(Origin::Emulator),
+            "aws" => Some(Origin::Aws),
+            _ => None,
+        }
+    }
+
+    fn described(self, preposition: &str) -> String {
+        match self {
+            Origin::Emulator => format!("{preposition} a local AWS emulator"),
+            Origin::Aws => format!("{preposition} real AWS"),
+        }
+    }
+}
+
 /// Creates a directory (and parents) with mode 0700.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
@@ -129,6 +168,40 @@ impl State {
         let _ = file.flush();
         self.lock = Some(file);
         Ok(())
+    }
+
+    /// Checks that this state belongs where the command points (`origin`)
+    /// and records that with the next write. State that records resources
+    /// made on the other one is refused (a usage error naming the way out);
+    /// state with nothing in it yet, or written before origins were
+    /// recorded, takes the command's origin. Nothing is written here.
+    pub fn claim_origin(&mut self, cluster: &str, origin: Origin) -> Result<()> {
+        let recorded = self.get_str(ORIGIN_KEY).and_then(|s| Origin::parse(&s));
+        let has_resources = self.data.keys().any(|k| k != ORIGIN_KEY);
+        match recorded {
+            Some(o) if o == origin => Ok(()),
+            Some(o) if has_resources => Err(Error::usage(format!(
+                "the state of cluster {cluster} ({}) was made {}, and this command points it {}: nothing was done",
+                self.dir.display(),
+                o.described("on"),
+                origin.described("at")
+            ))
+            .with_help(match o {
+                Origin::Emulator => format!(
+                    "add --local to go on using it on the emulator; for real AWS use another cluster name or state dir (--cluster NAME, --state-dir DIR), or remove this one first with `groundup --local down --purge --cluster {cluster}`"
+                ),
+                Origin::Aws => format!(
+                    "drop --local and --endpoint (and `unset AWS_ENDPOINT_URL`) to go on using it on AWS; for the emulator use another cluster name or state dir (--cluster NAME, --state-dir DIR), or delete the AWS resources first with `groundup down --cluster {cluster}`"
+                ),
+            })),
+            _ => {
+                self.data.insert(
+                    ORIGIN_KEY.to_string(),
+                    Value::String(origin.as_str().to_string()),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// The cluster's directory (`<state-dir>/<cluster>`).
@@ -339,6 +412,54 @@ mod tests {
         let mut s = State::open(tmp.path(), "c1", true).unwrap();
         s.set("vpc_id", Value::String("vpc-1".into())).unwrap();
         assert!(!tmp.path().join("c1").exists());
+    }
+
+    #[test]
+    fn state_made_on_one_origin_is_refused_on_the_other_and_the_way_out_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = State::open(tmp.path(), "c1", false).unwrap();
+        s.claim_origin("c1", Origin::Emulator).unwrap();
+        assert!(!s.path().exists(), "claiming writes nothing by itself");
+        s.set("vpc_id", Value::String("vpc-1".into())).unwrap();
+        let mut again = State::open(tmp.path(), "c1", false).unwrap();
+        assert_eq!(again.get_str(ORIGIN_KEY).as_deref(), Some("emulator"));
+        again.claim_origin("c1", Origin::Emulator).unwrap();
+        let e = again.claim_origin("c1", Origin::Aws).unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(
+            e.message.contains(
+                "was made on a local AWS emulator, and this command points it at real AWS"
+            ),
+            "{}",
+            e.message
+        );
+        assert!(e.help.as_deref().unwrap_or("").contains("add --local"));
+        // The reverse.
+        let mut aws = State::open(tmp.path(), "c2", false).unwrap();
+        aws.claim_origin("c2", Origin::Aws).unwrap();
+        aws.set("vpc_id", Value::String("vpc-2".into())).unwrap();
+        let e = aws.claim_origin("c2", Origin::Emulator).unwrap_err();
+        assert!(
+            e.help.as_deref().unwrap_or("").contains("drop --local"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_emptied_or_old_state_takes_the_commands_origin() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = State::open(tmp.path(), "c1", false).unwrap();
+        s.claim_origin("c1", Origin::Emulator).unwrap();
+        s.set("vpc_id", Value::String("vpc-1".into())).unwrap();
+        s.remove("vpc_id").unwrap();
+        // Only the origin is left: nothing to mix up.
+        s.claim_origin("c1", Origin::Aws).unwrap();
+        // State written before origins were recorded takes the command's.
+        let mut old = State::open(tmp.path(), "c3", false).unwrap();
+        old.data
+            .insert("vpc_id".into(), Value::String("vpc-3".into()));
+        old.claim_origin("c3", Origin::Aws).unwrap();
+        assert_eq!(old.get_str(ORIGIN_KEY).as_deref(), Some("aws"));
     }
 
     #[test]

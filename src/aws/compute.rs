@@ -896,6 +896,7 @@ pub async fn wait_running(
     let mut ids: Vec<String> = by_id.keys().map(|s| s.to_string()).collect();
     ids.sort();
     ids.dedup();
+    let mut progress = host.progress("waiting for the nodes");
     loop {
         let mut current: HashMap<String, aws_sdk_ec2::types::Instance> = HashMap::new();
         for chunk in ids.chunks(500) {
@@ -989,6 +990,11 @@ pub async fn wait_running(
                 .with_help("look at the instance in the EC2 console (state reason), then re-run"));
             }
         }
+        progress.update(&format!(
+            "{} of {} nodes running",
+            nodes.len() - pending.len(),
+            nodes.len()
+        ));
         if start.elapsed() >= timeout {
             return Err(Error::new(
                 Kind::Aws,

@@ -33,6 +33,22 @@ pub struct AwsOptions {
     pub max_attempts: u32,
     /// `standard` or `adaptive`.
     pub retry_mode: String,
+    /// The local emulator (`--local`): dummy credentials made in this
+    /// process, and nothing read from the AWS profile, its files or the
+    /// `AWS_*` variables.
+    pub local: bool,
+}
+
+/// The dummy credentials of the local emulator: made here, given to the
+/// SDK in this process only, and only ever sent to the emulator on 127.0.0.1.
+pub fn local_credentials() -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        "groundup-local",
+        "groundup-local-emulator",
+        None,
+        None,
+        "groundup-local-emulator",
+    )
 }
 
 /// The AWS clients groundup uses.
@@ -109,7 +125,18 @@ impl Aws {
                 loader = loader.http_client(plain_http_client());
             }
         }
-        if std::env::var_os(REQUIRE_LOOPBACK_ENV).is_some() {
+        if opts.local {
+            // No environment and no profile files: the user's AWS
+            // configuration cannot reach a local run, nor the reverse.
+            loader = loader
+                .empty_test_environment()
+                .profile_files(
+                    aws_runtime::env_config::file::EnvConfigFiles::builder()
+                        .with_contents(aws_runtime::env_config::file::EnvConfigFileKind::Config, "")
+                        .build(),
+                )
+                .credentials_provider(local_credentials());
+        } else if std::env::var_os(REQUIRE_LOOPBACK_ENV).is_some() {
             // Under the test guard, credentials come from the environment
             // only: never from instance metadata or any other network source.
             loader = loader.credentials_provider(

@@ -186,6 +186,7 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
     // Wait until terminated.
     let start = Instant::now();
     let mut delay = Duration::from_millis(500);
+    let mut progress = host.progress("waiting for the instances to terminate");
     loop {
         let mut pending = Vec::new();
         for chunk in live.chunks(500) {
@@ -223,6 +224,11 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
         if pending.is_empty() {
             break;
         }
+        progress.update(&format!(
+            "{} of {} instances terminated",
+            live.len().saturating_sub(pending.len()),
+            live.len()
+        ));
         if start.elapsed() >= timeout {
             return Err(Error::new(
                 Kind::Aws,
@@ -420,6 +426,7 @@ pub async fn delete_load_balancer(
             Err(e) => return Err(aws_error(CALL, "DeleteLoadBalancer", e)),
         }
         let start = Instant::now();
+        let mut progress = host.progress("waiting for the load balancer to go");
         loop {
             match elb
                 .describe_load_balancers()
@@ -442,6 +449,7 @@ pub async fn delete_load_balancer(
                 )
                 .with_help("run `groundup down` again to keep waiting"));
             }
+            progress.update(&format!("{name} is being deleted"));
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         host.event("load-balancer", &arn, "deleted");

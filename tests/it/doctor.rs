@@ -118,7 +118,7 @@ fn no_credentials() {
         "✗ credentials  no AWS credentials found: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
         "fix: use a profile: `aws configure --profile NAME`, then `export AWS_PROFILE=NAME`",
         "fix: or export AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=…",
-        "fix: no AWS account? `eval \"$(scripts/moto)\"` starts a local emulator",
+        "fix: no AWS account? `groundup --local doctor` (and `--local up`) use a local emulator",
         "✓ endpoint",
         "- region       skipped: needs credentials",
         "- identity     skipped: needs credentials",
@@ -165,7 +165,7 @@ fn unreachable_endpoint_fails_fast() {
         format!(
             "✗ endpoint     {endpoint}: cannot connect to 127.0.0.1:{port}: Connection refused"
         ),
-        "fix: is the emulator running? `eval \"$(scripts/moto)\"` starts moto and sets AWS_ENDPOINT_URL".to_string(),
+        "fix: is the emulator running? or use groundup's own: `--local` instead of --endpoint starts it when needed".to_string(),
         "fix: to use real AWS instead, drop --endpoint and `unset AWS_ENDPOINT_URL`".to_string(),
         "✓ credentials".to_string(),
         "- region       skipped: needs a reachable endpoint".to_string(),

@@ -38,6 +38,11 @@ pub struct Faults {
     /// Forward the N-th mutating request, then SIGKILL the process set
     /// with [`FaultProxy::set_victim`] before relaying the answer.
     pub kill_after: Option<u64>,
+    /// A slow EC2: the first `hold` DescribeInstances calls that name
+    /// instances by ID (the waiters' calls) are answered as if the
+    /// instances were still starting (`running` shown as `pending`) or
+    /// still shutting down (`terminated` shown as `shutting-down`).
+    pub hold: u64,
 }
 
 /// Whether an API action changes something.
@@ -77,6 +82,8 @@ pub struct Stats {
     pub actions: Mutex<Vec<String>>,
     /// TCP connections accepted.
     pub connections: AtomicU64,
+    /// DescribeInstances answers held back (see [`Faults::hold`]).
+    pub held: AtomicU64,
 }
 
 impl Stats {
@@ -277,6 +284,15 @@ async fn serve(
             sock.write_all(&out).await?;
             continue;
         }
+        let hold = f.hold > 0 && {
+            let b = String::from_utf8_lossy(&body);
+            b.contains("Action=DescribeInstances&")
+                && b.contains("InstanceId.1=")
+                && st.held.load(Ordering::SeqCst) < f.hold
+        };
+        if hold {
+            st.held.fetch_add(1, Ordering::SeqCst);
+        }
         // Forward on a fresh upstream connection that closes after the answer.
         st.forwarded.fetch_add(1, Ordering::SeqCst);
         let action = action_of(&body);
@@ -325,6 +341,9 @@ async fn serve(
             let _ = sock.set_linger(Some(Duration::ZERO));
             return Ok(());
         }
+        if hold {
+            answer = held_back(&answer);
+        }
         // Tell the client the connection stays open (we keep serving it).
         let text = String::from_utf8_lossy(&answer);
         let fixed = match text.find("\r\n\r\n") {
@@ -348,4 +367,31 @@ async fn serve(
         sock.write_all(&fixed).await?;
     }
     Ok(())
+}
+
+/// A DescribeInstances answer with every instance still on its way: the
+/// body rewritten (`running` → `pending`, `terminated` → `shutting-down`)
+/// and its Content-Length made to match.
+fn held_back(answer: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return answer.to_vec();
+    };
+    let body = body
+        .replace("<name>running</name>", "<name>pending</name>")
+        .replace("<code>16</code>", "<code>0</code>")
+        .replace("<name>terminated</name>", "<name>shutting-down</name>")
+        .replace("<code>48</code>", "<code>32</code>");
+    let mut out = String::new();
+    for line in head.split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("content-length:") {
+            out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        } else {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    out.into_bytes()
 }
