@@ -200,6 +200,7 @@ impl TestNodes {
     /// Waits until `node`'s sshd accepts TCP on port 22 (90 s at most).
     pub fn wait_ssh_node(&self, node: &str) {
         let addr = SocketAddr::from((self.node(node).ip, 22));
+        assert_attached();
         let deadline = Instant::now() + Duration::from_secs(90);
         while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
             assert!(
@@ -237,6 +238,7 @@ impl TestNodes {
     /// a changed one refused), no agent, no config file, batch mode.
     pub fn ssh(&self, node: &str, key: &Path, known_hosts: &Path, cmd: &str) -> Output {
         let ip = self.node(node).ip;
+        assert_attached();
         Command::new("ssh")
             .args([
                 "-F",
@@ -300,6 +302,11 @@ impl TestNodes {
             let _ = child.kill();
             panic!("serve({}): the HTTP server did not start", dir.display())
         });
+        // Recorded for the reaper, should this process die before Drop.
+        let record = PathBuf::from("/run/groundup-testnodes/servers");
+        std::fs::create_dir_all(&record)
+            .and_then(|()| File::create(record.join(child.id().to_string())))
+            .unwrap_or_else(|e| panic!("{}: {e}", record.display()));
         self.servers.lock().expect("servers").push(child);
         format!("http://{HOST_IP}:{port}")
     }
@@ -352,6 +359,18 @@ pub fn public_key_of(private_key: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The nodes' network is attached here (the host leg is up): only then may
+/// anything connect to a node address, or the packet would leave by the
+/// host's default route.
+fn assert_attached() {
+    let state = std::fs::read_to_string("/sys/class/net/gtn-host/operstate").unwrap_or_default();
+    assert_eq!(
+        state.trim(),
+        "up",
+        "the test nodes' network (gtn-host) is not up: not connecting"
+    );
 }
 
 /// `scripts/testnodes` in this checkout.

@@ -372,7 +372,11 @@ fn killed_session_helper() {
         return;
     }
     let nodes = TestNodes::boot(&[NodeSpec::new("worker-2", "172.31.0.22")]);
-    let pids: Vec<String> = node_pids(&nodes).iter().map(u32::to_string).collect();
+    nodes.serve(Path::new("/usr/share/doc"));
+    let mut pids: Vec<String> = node_pids(&nodes).iter().map(u32::to_string).collect();
+    let servers =
+        std::fs::read_dir("/run/groundup-testnodes/servers").expect("the server's record");
+    pids.extend(servers.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()));
     println!("BOOTED {}", pids.join(" "));
     std::thread::sleep(Duration::from_secs(600));
 }
