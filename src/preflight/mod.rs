@@ -200,11 +200,6 @@ impl<'a> Preflight<'a> {
         }
     }
 
-    /// The registered namespaces (`cidr`, `ec2`, …).
-    pub fn namespaces(&self) -> Vec<String> {
-        self.api.keys().cloned().collect()
-    }
-
     /// Checks `scripts` and every stdlib module they import (transitively).
     /// All problems are reported at once: the first as the error, with its
     /// source line, the others as notes.
@@ -266,7 +261,9 @@ impl<'a> Preflight<'a> {
                 && let Expr::StringConstant(module, _) = &x.0
             {
                 let module = module.to_string();
-                if module != CLUSTER && !self.modules.contains_key(&module) {
+                if let Some(why) = crate::engine::not_a_module_name(&module) {
+                    problems.push(problem(*pos, why, None));
+                } else if module != CLUSTER && !self.modules.contains_key(&module) {
                     let known: Vec<String> = self
                         .modules
                         .keys()
@@ -293,6 +290,8 @@ impl<'a> Preflight<'a> {
             true
         });
         let local = Local::of(s.ast);
+        // `cluster` is the settings map unless the script makes its own.
+        let runbook = runbook && !local.lets.contains(CLUSTER);
         // Pass 2: calls, module values and setting reads.
         s.ast.walk(&mut |path: &[ASTNode]| {
             let Some(node) = path.last() else {
@@ -388,12 +387,16 @@ impl<'a> Preflight<'a> {
 /// variables) and the functions it defines.
 struct Local {
     vars: BTreeSet<String>,
+    /// Names declared with `let` or `const` (closures' captured variables
+    /// are parameters, so not in here).
+    lets: BTreeSet<String>,
     fns: HashMap<String, BTreeSet<usize>>,
 }
 
 impl Local {
     fn of(ast: &AST) -> Local {
         let mut vars = BTreeSet::new();
+        let mut lets = BTreeSet::new();
         let mut fns: HashMap<String, BTreeSet<usize>> = HashMap::new();
         for f in ast.iter_functions() {
             vars.extend(f.params.iter().map(|p| p.to_string()));
@@ -405,6 +408,7 @@ impl Local {
             match path.last() {
                 Some(ASTNode::Stmt(Stmt::Var(x, _, _))) => {
                     vars.insert(x.0.name.to_string());
+                    lets.insert(x.0.name.to_string());
                 }
                 Some(ASTNode::Stmt(Stmt::For(x, _))) => {
                     vars.insert(x.0.name.to_string());
@@ -421,7 +425,7 @@ impl Local {
             }
             true
         });
-        Local { vars, fns }
+        Local { vars, lets, fns }
     }
 }
 
