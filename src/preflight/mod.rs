@@ -145,9 +145,12 @@ pub struct Preflight<'a> {
     engine: &'a Engine,
     /// Registered functions by namespace: `ec2` → `create_vpc` → arities.
     api: BTreeMap<String, BTreeMap<String, BTreeSet<usize>>>,
-    /// Functions callable without a namespace (host functions, Rhai's
-    /// standard library, global functions of the namespaces): name → arities.
+    /// Host functions callable without a namespace (and the global
+    /// functions of the namespaces): name → arities.
     globals: HashMap<String, BTreeSet<usize>>,
+    /// Rhai's standard library, the same way; listed only when a call is
+    /// not a host function (it is large, and start-up must stay fast).
+    standard: std::cell::OnceCell<HashMap<String, BTreeSet<usize>>>,
     settings: &'a Settings,
     modules: BTreeMap<String, ModuleInfo<'a>>,
 }
@@ -172,7 +175,7 @@ impl<'a> Preflight<'a> {
                     info.metadata.namespace == FnNamespace::Global,
                 ))
             },
-            true,
+            false,
         );
         for (ns, name, arity, global) in all {
             if ns.is_empty() || global {
@@ -195,9 +198,25 @@ impl<'a> Preflight<'a> {
             engine,
             api,
             globals,
+            standard: std::cell::OnceCell::new(),
             settings,
             modules,
         }
+    }
+
+    /// Rhai's standard-library functions: name → arities.
+    fn standard(&self) -> &HashMap<String, BTreeSet<usize>> {
+        self.standard.get_or_init(|| {
+            let mut out: HashMap<String, BTreeSet<usize>> = HashMap::new();
+            for (name, arity) in self.engine.collect_fn_metadata(
+                None,
+                |info| Some((info.metadata.name.to_string(), info.metadata.num_params)),
+                true,
+            ) {
+                out.entry(name).or_default().insert(arity);
+            }
+            out
+        })
     }
 
     /// Checks `scripts` and every stdlib module they import (transitively).
