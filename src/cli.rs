@@ -128,7 +128,7 @@ pub enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
-    /// Compile every runbook and stdlib module (no AWS): a syntax check.
+    /// Compile and pre-flight every runbook and stdlib module, and check the settings file (no AWS).
     #[command(after_help = "Examples:\n  groundup check\n  groundup check runbooks/my-step.rhai")]
     Check {
         /// Files to check [default: every runbook and stdlib module].

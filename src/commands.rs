@@ -459,8 +459,24 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
     for (name, text) in &list {
         asts.push(engine::compile(&engine, &scope, name, text, &sources)?);
     }
-    // The pre-flight of `run` and `up`, over every file at once.
-    let stdlib = compile_stdlib(&engine, &sources)?;
+    // The pre-flight of `run` and `up`, over every file at once (the
+    // stdlib modules are in the list unless files were named).
+    let stdlib: Vec<CompiledModule> = if files.is_empty() {
+        list.iter()
+            .zip(&asts)
+            .filter(|((name, _), _)| name.contains("stdlib/"))
+            .map(|((name, text), ast)| {
+                let module = Path::new(name)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                (module, name.clone(), text.clone(), ast.clone())
+            })
+            .collect()
+    } else {
+        compile_stdlib(&engine, &sources)?
+    };
     let scripts: Vec<Script> = list
         .iter()
         .zip(&asts)

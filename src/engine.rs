@@ -77,18 +77,10 @@ impl ModuleResolver for Resolver {
         }
         // Module names are plain names: no paths, so an import can never
         // read a file outside stdlib/.
-        if path.is_empty()
-            || !path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if let Some(why) = not_a_module_name(path) {
             return Err(EvalAltResult::ErrorInModule(
                 path.to_string(),
-                EvalAltResult::ErrorRuntime(
-                    format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"").into(),
-                    pos,
-                )
-                .into(),
+                EvalAltResult::ErrorRuntime(why.into(), pos).into(),
                 pos,
             )
             .into());
@@ -105,6 +97,18 @@ impl ModuleResolver for Resolver {
             .map_err(|e| EvalAltResult::ErrorInModule(name.clone(), e, pos))?;
         Ok(m.into())
     }
+}
+
+/// Why `path` cannot be imported, if it is not a plain module name (no
+/// paths, so an import can never read a file outside stdlib/).
+pub fn not_a_module_name(path: &str) -> Option<String> {
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (!plain).then(|| {
+        format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"")
+    })
 }
 
 /// The stdlib search path for a project directory.

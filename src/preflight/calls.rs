@@ -70,9 +70,13 @@ impl Preflight<'_> {
         if arities.contains(&arity) {
             return None;
         }
+        arities.extend(self.standard().get(name).into_iter().flatten());
+        if arities.contains(&arity) {
+            return None;
+        }
         if arities.is_empty() {
             let known: Vec<String> = self
-                .globals
+                .standard()
                 .keys()
                 .chain(local.fns.keys())
                 .filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))

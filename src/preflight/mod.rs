@@ -145,9 +145,12 @@ pub struct Preflight<'a> {
     engine: &'a Engine,
     /// Registered functions by namespace: `ec2` → `create_vpc` → arities.
     api: BTreeMap<String, BTreeMap<String, BTreeSet<usize>>>,
-    /// Functions callable without a namespace (host functions, Rhai's
-    /// standard library, global functions of the namespaces): name → arities.
+    /// Host functions callable without a namespace (and the global
+    /// functions of the namespaces): name → arities.
     globals: HashMap<String, BTreeSet<usize>>,
+    /// Rhai's standard library, the same way; listed only when a call is
+    /// not a host function (it is large, and start-up must stay fast).
+    standard: std::cell::OnceCell<HashMap<String, BTreeSet<usize>>>,
     settings: &'a Settings,
     modules: BTreeMap<String, ModuleInfo<'a>>,
 }
@@ -172,7 +175,7 @@ impl<'a> Preflight<'a> {
                     info.metadata.namespace == FnNamespace::Global,
                 ))
             },
-            true,
+            false,
         );
         for (ns, name, arity, global) in all {
             if ns.is_empty() || global {
@@ -195,14 +198,25 @@ impl<'a> Preflight<'a> {
             engine,
             api,
             globals,
+            standard: std::cell::OnceCell::new(),
             settings,
             modules,
         }
     }
 
-    /// The registered namespaces (`cidr`, `ec2`, …).
-    pub fn namespaces(&self) -> Vec<String> {
-        self.api.keys().cloned().collect()
+    /// Rhai's standard-library functions: name → arities.
+    fn standard(&self) -> &HashMap<String, BTreeSet<usize>> {
+        self.standard.get_or_init(|| {
+            let mut out: HashMap<String, BTreeSet<usize>> = HashMap::new();
+            for (name, arity) in self.engine.collect_fn_metadata(
+                None,
+                |info| Some((info.metadata.name.to_string(), info.metadata.num_params)),
+                true,
+            ) {
+                out.entry(name).or_default().insert(arity);
+            }
+            out
+        })
     }
 
     /// Checks `scripts` and every stdlib module they import (transitively).
@@ -266,7 +280,9 @@ impl<'a> Preflight<'a> {
                 && let Expr::StringConstant(module, _) = &x.0
             {
                 let module = module.to_string();
-                if module != CLUSTER && !self.modules.contains_key(&module) {
+                if let Some(why) = crate::engine::not_a_module_name(&module) {
+                    problems.push(problem(*pos, why, None));
+                } else if module != CLUSTER && !self.modules.contains_key(&module) {
                     let known: Vec<String> = self
                         .modules
                         .keys()
@@ -293,6 +309,8 @@ impl<'a> Preflight<'a> {
             true
         });
         let local = Local::of(s.ast);
+        // `cluster` is the settings map unless the script makes its own.
+        let runbook = runbook && !local.lets.contains(CLUSTER);
         // Pass 2: calls, module values and setting reads.
         s.ast.walk(&mut |path: &[ASTNode]| {
             let Some(node) = path.last() else {
@@ -388,12 +406,16 @@ impl<'a> Preflight<'a> {
 /// variables) and the functions it defines.
 struct Local {
     vars: BTreeSet<String>,
+    /// Names declared with `let` or `const` (closures' captured variables
+    /// are parameters, so not in here).
+    lets: BTreeSet<String>,
     fns: HashMap<String, BTreeSet<usize>>,
 }
 
 impl Local {
     fn of(ast: &AST) -> Local {
         let mut vars = BTreeSet::new();
+        let mut lets = BTreeSet::new();
         let mut fns: HashMap<String, BTreeSet<usize>> = HashMap::new();
         for f in ast.iter_functions() {
             vars.extend(f.params.iter().map(|p| p.to_string()));
@@ -405,6 +427,7 @@ impl Local {
             match path.last() {
                 Some(ASTNode::Stmt(Stmt::Var(x, _, _))) => {
                     vars.insert(x.0.name.to_string());
+                    lets.insert(x.0.name.to_string());
                 }
                 Some(ASTNode::Stmt(Stmt::For(x, _))) => {
                     vars.insert(x.0.name.to_string());
@@ -421,7 +444,7 @@ impl Local {
             }
             true
         });
-        Local { vars, fns }
+        Local { vars, lets, fns }
     }
 }
 

@@ -578,6 +578,14 @@ fn the_shipped_files_and_settings_of_your_own_pass_the_preflight() {
         ])
         .ok();
     assert!(run.stdout.contains("bastion: t3.micro"), "{}", run.stdout);
+    // A script that makes its own `cluster` reads its own keys.
+    std::fs::write(
+        p.path().join("runbooks/own.rhai"),
+        "let cluster = #{ size: 1 };\nprint(cluster.size);\n",
+    )
+    .unwrap();
+    p.run(&["check"]).ok();
+    std::fs::remove_file(p.path().join("runbooks/own.rhai")).unwrap();
     // Reading one that is not declared is caught.
     std::fs::write(
         p.path().join("runbooks/bastion.rhai"),
