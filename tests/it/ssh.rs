@@ -140,7 +140,7 @@ fn the_node_steps_fail_clearly_on_a_bad_ssh_setting() {
 #[test]
 fn plan_lists_every_upload_and_never_a_secret() {
     let p = Project::new();
-    let run = p.run(&["--plan", "run", "pki", "distribute"]).ok();
+    let run = p.run(&["--plan", "up"]).ok();
     let uploads: Vec<&str> = run.stdout.lines().filter(|l| l.contains("SshUpload")).collect();
     // 12 files on each of 3 masters, 5 on each of 3 workers.
     assert_eq!(uploads.len(), 3 * 12 + 3 * 5, "{}", run.stdout);
