@@ -260,7 +260,8 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
             );
         } else {
             let count = |op: &str| ops.iter().filter(|o| o.operation == op).count();
-            let (local, uploads, execs) = (count("WriteFile"), count("SshUpload"), count("SshExec"));
+            let (local, uploads, execs) =
+                (count("WriteFile"), count("SshUpload"), count("SshExec"));
             let mut files = String::new();
             if local > 0 {
                 files.push_str(&format!("; {local} local file(s) would be written"));

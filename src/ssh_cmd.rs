@@ -52,7 +52,9 @@ pub fn cmd_ssh(g: &Global, node: &str, command: &[String], forget: bool) -> Resu
         return Ok(u8::try_from(o.code).unwrap_or(255));
     }
     if host.planning() {
-        return Err(Error::usage("--plan with `groundup ssh NODE` has nothing to show: give a command after --"));
+        return Err(Error::usage(
+            "--plan with `groundup ssh NODE` has nothing to show: give a command after --",
+        ));
     }
     // A login: check (or record) the host key over russh first, then hand
     // the terminal to OpenSSH with the same key, user and known_hosts,
@@ -68,7 +70,12 @@ pub fn cmd_ssh(g: &Global, node: &str, command: &[String], forget: bool) -> Resu
         .arg(&key)
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", kh.display()))
-        .args(["-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
         .args(["-o", "GlobalKnownHostsFile=/dev/null"])
         .arg(format!("{user}@{address}"))
         .exec();

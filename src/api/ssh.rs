@@ -8,13 +8,21 @@ use crate::api::{bad_arg, fail};
 use crate::ssh::{self, Command, FileSpec, NodeFiles, NodeOutcome, Output};
 
 /// Node names from a string or a list of strings.
-fn names(ctx: &NativeCallContext, call: &str, nodes: Dynamic) -> Result<Vec<String>, Box<EvalAltResult>> {
+fn names(
+    ctx: &NativeCallContext,
+    call: &str,
+    nodes: Dynamic,
+) -> Result<Vec<String>, Box<EvalAltResult>> {
     if nodes.is_string() {
         return Ok(vec![nodes.to_string()]);
     }
     match nodes.try_cast::<Array>() {
         Some(a) => crate::api::strings(ctx, call, "nodes", a),
-        None => Err(bad_arg(ctx, call, "nodes must be a node name or a list of node names")),
+        None => Err(bad_arg(
+            ctx,
+            call,
+            "nodes must be a node name or a list of node names",
+        )),
     }
 }
 
@@ -64,7 +72,9 @@ fn file_spec(h: &crate::host::Host, m: &Map) -> Result<FileSpec, String> {
     };
     let mode = match m.get("mode") {
         None => 0o644,
-        Some(v) => mode_of(v).ok_or_else(|| format!("{dest}: mode must be like 0o600 or \"0600\""))?,
+        Some(v) => {
+            mode_of(v).ok_or_else(|| format!("{dest}: mode must be like 0o600 or \"0600\""))?
+        }
     };
     let owner = text("owner").unwrap_or_else(|| "root".into());
     let group = text("group").unwrap_or_else(|| owner.clone());
@@ -78,14 +88,22 @@ fn file_spec(h: &crate::host::Host, m: &Map) -> Result<FileSpec, String> {
     })
 }
 
-fn file_list(ctx: &NativeCallContext, call: &str, files: Array) -> Result<Vec<FileSpec>, Box<EvalAltResult>> {
+fn file_list(
+    ctx: &NativeCallContext,
+    call: &str,
+    files: Array,
+) -> Result<Vec<FileSpec>, Box<EvalAltResult>> {
     let h = crate::api::host(ctx)?;
     files
         .into_iter()
         .enumerate()
         .map(|(i, f)| match f.try_cast::<Map>() {
             Some(m) => file_spec(&h, &m).map_err(|e| bad_arg(ctx, call, e)),
-            None => Err(bad_arg(ctx, call, format!("files[{i}] must be a map #{{ path, src, mode }}"))),
+            None => Err(bad_arg(
+                ctx,
+                call,
+                format!("files[{i}] must be a map #{{ path, src, mode }}"),
+            )),
         })
         .collect()
 }
@@ -133,7 +151,9 @@ fn run_on(
     let h = crate::api::host(ctx)?;
     let names = names(ctx, call, nodes)?;
     let fleet = ssh::Fleet::of(&h).map_err(|e| fail(ctx, e))?;
-    let out = h.block_on(fleet.run(&names, &cmd)).map_err(|e| fail(ctx, e))?;
+    let out = h
+        .block_on(fleet.run(&names, &cmd))
+        .map_err(|e| fail(ctx, e))?;
     ssh::failures(call, &out).map_err(|e| fail(ctx, e))?;
     let mut res = Map::new();
     let mut bad = Vec::new();
@@ -224,7 +244,11 @@ pub mod ssh_api {
         let mut list = Vec::new();
         for (node, files) in work {
             let Some(files) = files.try_cast::<Array>() else {
-                return Err(bad_arg(&ctx, CALL, format!("`{node}` must map to a list of file maps")));
+                return Err(bad_arg(
+                    &ctx,
+                    CALL,
+                    format!("`{node}` must map to a list of file maps"),
+                ));
             };
             list.push(NodeFiles {
                 node: node.to_string(),
@@ -241,7 +265,11 @@ pub mod ssh_api {
     /// `#{ "master-0": #{ code, stdout, stderr }, ... }`; a non-zero exit code
     /// is a result, not an error. Under --plan it is listed and not run.
     #[rhai_fn(name = "run", return_raw)]
-    pub fn run(ctx: NativeCallContext, nodes: Dynamic, command: &str) -> Result<Map, Box<EvalAltResult>> {
+    pub fn run(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        command: &str,
+    ) -> Result<Map, Box<EvalAltResult>> {
         run_on(&ctx, "ssh::run", nodes, Command::new(command), false)
     }
 
@@ -282,7 +310,11 @@ pub mod ssh_api {
     /// and fails naming every node where it exited non-zero; returns the
     /// same map as `ssh::run`.
     #[rhai_fn(return_raw)]
-    pub fn sudo(ctx: NativeCallContext, nodes: Dynamic, command: &str) -> Result<Map, Box<EvalAltResult>> {
+    pub fn sudo(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        command: &str,
+    ) -> Result<Map, Box<EvalAltResult>> {
         run_on(&ctx, "ssh::sudo", nodes, Command::sudo(command), true)
     }
 }

@@ -244,22 +244,53 @@ b\t00001FAC\t010200C0\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
     #[test]
     fn on_an_emulator_public_addresses_are_never_dialled() {
         let yes = |_: Ipv4Addr| true;
-        let e = target("master-0", AddressChoice::Public, "54.214.1.2", "172.31.0.10", true, yes)
-            .unwrap_err();
+        let e = target(
+            "master-0",
+            AddressChoice::Public,
+            "54.214.1.2",
+            "172.31.0.10",
+            true,
+            yes,
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "the emulator has no machines: AWS calls go to a local endpoint, so master-0's public address 54.214.1.2 is not a machine of yours and SSH never dials it (test nodes: --set ssh_address=private); the AWS and PKI steps are done"
         );
-        let e = target("worker-1", AddressChoice::Private, "54.1.1.1", "172.31.0.21", true, |_| false)
-            .unwrap_err();
-        assert!(e.why.contains("172.31.0.21 is not on a network attached"), "{e}");
+        let e = target(
+            "worker-1",
+            AddressChoice::Private,
+            "54.1.1.1",
+            "172.31.0.21",
+            true,
+            |_| false,
+        )
+        .unwrap_err();
+        assert!(
+            e.why.contains("172.31.0.21 is not on a network attached"),
+            "{e}"
+        );
         assert_eq!(
-            target("worker-1", AddressChoice::Private, "54.1.1.1", "172.31.0.21", true, yes),
+            target(
+                "worker-1",
+                AddressChoice::Private,
+                "54.1.1.1",
+                "172.31.0.21",
+                true,
+                yes
+            ),
             Ok("172.31.0.21".into())
         );
         // Real AWS: the choice as it is.
         assert_eq!(
-            target("m", AddressChoice::Public, "54.1.1.1", "172.31.0.10", false, |_| false),
+            target(
+                "m",
+                AddressChoice::Public,
+                "54.1.1.1",
+                "172.31.0.10",
+                false,
+                |_| false
+            ),
             Ok("54.1.1.1".into())
         );
     }

@@ -140,7 +140,11 @@ impl KnownHosts {
         });
         let mut k = key.clone();
         k.set_comment(tag(node, instance));
-        let hosts: Vec<&str> = addresses.iter().copied().filter(|a| !a.is_empty()).collect();
+        let hosts: Vec<&str> = addresses
+            .iter()
+            .copied()
+            .filter(|a| !a.is_empty())
+            .collect();
         let body = k
             .to_openssh()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -224,7 +228,10 @@ mod tests {
             text.starts_with("172.31.0.10,54.1.2.3 ssh-ed25519 AAAA"),
             "{text}"
         );
-        assert!(text.trim_end().ends_with(" groundup:master-0:i-1"), "{text}");
+        assert!(
+            text.trim_end().ends_with(" groundup:master-0:i-1"),
+            "{text}"
+        );
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -237,15 +244,20 @@ mod tests {
         let foreign = key(3).to_openssh().unwrap();
         std::fs::write(&path, format!("# kept\nexample.org {foreign}\n")).unwrap();
         let mut kh = KnownHosts::load(&path).unwrap();
-        kh.record("worker-0", "i-old", &["172.31.0.20"], &key(A)).unwrap();
+        kh.record("worker-0", "i-old", &["172.31.0.20"], &key(A))
+            .unwrap();
         assert_eq!(kh.verdict("worker-0", "i-new", &key(B)), Verdict::New);
-        kh.record("worker-0", "i-new", &["172.31.0.20"], &key(B)).unwrap();
+        kh.record("worker-0", "i-new", &["172.31.0.20"], &key(B))
+            .unwrap();
         let kh = KnownHosts::load(&path).unwrap();
         assert_eq!(kh.verdict("worker-0", "i-new", &key(B)), Verdict::Known);
         assert_eq!(kh.verdict("worker-0", "i-old", &key(A)), Verdict::New);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
-        assert!(text.starts_with("# kept\nexample.org "), "foreign lines are kept: {text}");
+        assert!(
+            text.starts_with("# kept\nexample.org "),
+            "foreign lines are kept: {text}"
+        );
         assert!(!text.contains("i-old"));
         let mut kh = KnownHosts::load(&path).unwrap();
         assert_eq!(kh.forget("worker-0").unwrap(), 1);

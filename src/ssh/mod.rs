@@ -285,9 +285,15 @@ impl<'h> Fleet<'h> {
             return Err(ssh_error(format!(
                 "{} has no {} address yet",
                 node.name,
-                if self.choice == AddressChoice::Public { "public" } else { "private" }
+                if self.choice == AddressChoice::Public {
+                    "public"
+                } else {
+                    "private"
+                }
             ))
-            .with_help("run compute first (`groundup run compute`), or --set ssh_address=private"));
+            .with_help(
+                "run compute first (`groundup run compute`), or --set ssh_address=private",
+            ));
         }
         Ok(addr)
     }
@@ -311,18 +317,23 @@ impl<'h> Fleet<'h> {
 
     fn key(&self) -> Result<Arc<russh::keys::PrivateKey>> {
         let pool = self.host.ssh_pool();
-        let mut slot = pool.key.lock().map_err(|_| ssh_error("key lock poisoned"))?;
+        let mut slot = pool
+            .key
+            .lock()
+            .map_err(|_| ssh_error("key lock poisoned"))?;
         if let Some(k) = slot.as_ref() {
             return Ok(k.clone());
         }
         let path = crate::aws::compute::key_path(self.host, &self.host.cluster);
         let pem = std::fs::read_to_string(&path).map_err(|e| {
-            ssh_error(format!("cannot read the cluster key {}: {e}", path.display()))
-                .with_help("run compute first (`groundup run compute`): it makes the key pair")
+            ssh_error(format!(
+                "cannot read the cluster key {}: {e}",
+                path.display()
+            ))
+            .with_help("run compute first (`groundup run compute`): it makes the key pair")
         })?;
-        let key = russh::keys::decode_secret_key(&pem, None).map_err(|_| {
-            ssh_error(format!("{} is not a usable private key", path.display()))
-        })?;
+        let key = russh::keys::decode_secret_key(&pem, None)
+            .map_err(|_| ssh_error(format!("{} is not a usable private key", path.display())))?;
         let key = Arc::new(key);
         *slot = Some(key.clone());
         Ok(key)
@@ -346,7 +357,11 @@ impl<'h> Fleet<'h> {
     /// up to the boot timeout for a node that does not answer yet).
     async fn session(&self, node: &Node, address: &str) -> Result<Arc<client::Session>> {
         let pool = self.host.ssh_pool();
-        if let Some(s) = pool.sessions.lock().ok().and_then(|m| m.get(&node.name).cloned())
+        if let Some(s) = pool
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&node.name).cloned())
             && !s.is_closed()
         {
             return Ok(s);
@@ -500,7 +515,12 @@ impl<'h> Fleet<'h> {
         Ok(out)
     }
 
-    async fn upload_one(&self, node: &Node, addr: &str, specs: &[FileSpec]) -> Result<Vec<FileResult>> {
+    async fn upload_one(
+        &self,
+        node: &Node,
+        addr: &str,
+        specs: &[FileSpec],
+    ) -> Result<Vec<FileResult>> {
         if specs.is_empty() {
             return Ok(vec![]);
         }
@@ -512,7 +532,10 @@ impl<'h> Fleet<'h> {
                 o.code,
                 o.stderr.trim()
             ))
-            .with_help(format!("{} must be able to run sudo without a password", self.user))
+            .with_help(format!(
+                "{} must be able to run sudo without a password",
+                self.user
+            ))
         };
         let dests: Vec<&str> = specs.iter().map(|f| f.dest.as_str()).collect();
         let probe = s
@@ -559,25 +582,24 @@ impl<'h> Fleet<'h> {
         F: Fn(Node, String) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let mut out: Vec<(usize, NodeOutcome<T>)> = futures::stream::iter(
-            targets.into_iter().enumerate(),
-        )
-        .map(|(i, (node, addr))| {
-            let name = node.name.clone();
-            let fut = job(node, addr);
-            async move {
-                (
-                    i,
-                    NodeOutcome {
-                        node: name,
-                        result: fut.await,
-                    },
-                )
-            }
-        })
-        .buffer_unordered(self.concurrency)
-        .collect()
-        .await;
+        let mut out: Vec<(usize, NodeOutcome<T>)> =
+            futures::stream::iter(targets.into_iter().enumerate())
+                .map(|(i, (node, addr))| {
+                    let name = node.name.clone();
+                    let fut = job(node, addr);
+                    async move {
+                        (
+                            i,
+                            NodeOutcome {
+                                node: name,
+                                result: fut.await,
+                            },
+                        )
+                    }
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
         out.sort_by_key(|(i, _)| *i);
         out.into_iter().map(|(_, o)| o).collect()
     }

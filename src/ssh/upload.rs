@@ -212,7 +212,11 @@ pub fn parse_probe(out: &str, count: usize) -> Result<Vec<Option<Remote>>, Strin
             }
             let mut m = meta.splitn(3, ':');
             let (mode, owner, group) = (m.next(), m.next(), m.next());
-            match (mode.and_then(|m| u32::from_str_radix(m, 8).ok()), owner, group) {
+            match (
+                mode.and_then(|m| u32::from_str_radix(m, 8).ok()),
+                owner,
+                group,
+            ) {
                 (Some(mode), Some(o), Some(g)) if hash.len() == 64 => Ok(Some(Remote {
                     sha256: hash.to_string(),
                     mode,
@@ -228,8 +232,7 @@ pub fn parse_probe(out: &str, count: usize) -> Result<Vec<Option<Remote>>, Strin
 /// The script for `sudo -n sh -s` that applies `work` (files with their
 /// actions; `Keep` entries are skipped). `None` when there is nothing to do.
 pub fn apply_script(work: &[(&FileSpec, Action)]) -> Option<String> {
-    let todo: Vec<&(&FileSpec, Action)> =
-        work.iter().filter(|(_, a)| *a != Action::Keep).collect();
+    let todo: Vec<&(&FileSpec, Action)> = work.iter().filter(|(_, a)| *a != Action::Keep).collect();
     if todo.is_empty() {
         return None;
     }
@@ -358,7 +361,10 @@ mod tests {
         let cmd = probe_command(&["/var/lib/kubernetes/ca.pem", "/etc/etcd/ca.pem"]);
         assert!(cmd.starts_with("sudo -n sh -c '"), "{cmd}");
         assert!(cmd.ends_with(" sh '/var/lib/kubernetes/ca.pem' '/etc/etcd/ca.pem'"));
-        assert!(cmd.contains(".groundup-*.tmp"), "removes stale temps: {cmd}");
+        assert!(
+            cmd.contains(".groundup-*.tmp"),
+            "removes stale temps: {cmd}"
+        );
         let h = sha256_hex(b"x");
         let out = format!("{h} 600:root:root\n- -\n");
         let got = parse_probe(&out, 2).unwrap();
@@ -398,7 +404,10 @@ mod tests {
         assert!(script.contains(
             "chown 'root:root' \"$t\" && chmod 0600 \"$t\" && mv -f \"$t\" '/var/lib/kubernetes/ca-key.pem'"
         ));
-        assert!(script.contains("chown 'root:root' '/etc/etcd/ca.pem' && chmod 0644 '/etc/etcd/ca.pem'"));
+        assert!(
+            script
+                .contains("chown 'root:root' '/etc/etcd/ca.pem' && chmod 0644 '/etc/etcd/ca.pem'")
+        );
         assert!(!script.contains("kept.pem"));
         // The bytes travel base64-encoded, never as plain text.
         assert!(!script.contains("secret key bytes"));

@@ -31,7 +31,12 @@ impl Lab {
         let mut args = PRIVATE.to_vec();
         args.extend(["--set", "steps=network,compute,pki", "up"]);
         p.run_on(&moto, &args).ok();
-        nodes.authorize(&public_key_of(&p.state_dir().join(CLUSTER).join("ssh").join(format!("{CLUSTER}.id_rsa"))));
+        nodes.authorize(&public_key_of(
+            &p.state_dir()
+                .join(CLUSTER)
+                .join("ssh")
+                .join(format!("{CLUSTER}.id_rsa")),
+        ));
         Lab { moto, p, nodes }
     }
 
@@ -54,26 +59,78 @@ pub fn expected(node: &str) -> Vec<(String, String, &'static str)> {
         vec![
             f("/var/lib/kubernetes/ca.pem", "ca.pem", "644"),
             f("/var/lib/kubernetes/ca-key.pem", "ca-key.pem", "600"),
-            f("/var/lib/kubernetes/master-kubernetes.pem", "master-kubernetes.pem", "644"),
-            f("/var/lib/kubernetes/master-kubernetes-key.pem", "master-kubernetes-key.pem", "600"),
-            f("/var/lib/kubernetes/service-account.pem", "service-account.pem", "644"),
-            f("/var/lib/kubernetes/service-account-key.pem", "service-account-key.pem", "600"),
-            f("/var/lib/kubernetes/encryption-config.yaml", "encryption-config.yaml", "600"),
-            f("/var/lib/kubernetes/kube-controller-manager.kubeconfig", "kube-controller-manager.kubeconfig", "600"),
-            f("/var/lib/kubernetes/kube-scheduler.kubeconfig", "kube-scheduler.kubeconfig", "600"),
+            f(
+                "/var/lib/kubernetes/master-kubernetes.pem",
+                "master-kubernetes.pem",
+                "644",
+            ),
+            f(
+                "/var/lib/kubernetes/master-kubernetes-key.pem",
+                "master-kubernetes-key.pem",
+                "600",
+            ),
+            f(
+                "/var/lib/kubernetes/service-account.pem",
+                "service-account.pem",
+                "644",
+            ),
+            f(
+                "/var/lib/kubernetes/service-account-key.pem",
+                "service-account-key.pem",
+                "600",
+            ),
+            f(
+                "/var/lib/kubernetes/encryption-config.yaml",
+                "encryption-config.yaml",
+                "600",
+            ),
+            f(
+                "/var/lib/kubernetes/kube-controller-manager.kubeconfig",
+                "kube-controller-manager.kubeconfig",
+                "600",
+            ),
+            f(
+                "/var/lib/kubernetes/kube-scheduler.kubeconfig",
+                "kube-scheduler.kubeconfig",
+                "600",
+            ),
             f("/etc/etcd/ca.pem", "ca.pem", "644"),
-            f("/etc/etcd/master-kubernetes.pem", "master-kubernetes.pem", "644"),
-            f("/etc/etcd/master-kubernetes-key.pem", "master-kubernetes-key.pem", "600"),
+            f(
+                "/etc/etcd/master-kubernetes.pem",
+                "master-kubernetes.pem",
+                "644",
+            ),
+            f(
+                "/etc/etcd/master-kubernetes-key.pem",
+                "master-kubernetes-key.pem",
+                "600",
+            ),
         ]
     } else {
         let i = node.trim_start_matches("worker-");
         let stem = format!("{CLUSTER}-worker-{i}");
         vec![
             f("/var/lib/kubernetes/ca.pem", "ca.pem", "644"),
-            f(&format!("/var/lib/kubelet/{stem}.pem"), &format!("{stem}.pem"), "644"),
-            f(&format!("/var/lib/kubelet/{stem}-key.pem"), &format!("{stem}-key.pem"), "600"),
-            f("/var/lib/kubelet/kubeconfig", &format!("{stem}.kubeconfig"), "600"),
-            f("/var/lib/kube-proxy/kubeconfig", "kube-proxy.kubeconfig", "600"),
+            f(
+                &format!("/var/lib/kubelet/{stem}.pem"),
+                &format!("{stem}.pem"),
+                "644",
+            ),
+            f(
+                &format!("/var/lib/kubelet/{stem}-key.pem"),
+                &format!("{stem}-key.pem"),
+                "600",
+            ),
+            f(
+                "/var/lib/kubelet/kubeconfig",
+                &format!("{stem}.kubeconfig"),
+                "600",
+            ),
+            f(
+                "/var/lib/kube-proxy/kubeconfig",
+                "kube-proxy.kubeconfig",
+                "600",
+            ),
         ]
     }
 }
@@ -87,7 +144,10 @@ pub fn on_node(nodes: &TestNodes, node: &str, paths: &[String]) -> BTreeMap<Stri
     nodes
         .exec_ok(node, &script)
         .lines()
-        .filter_map(|l| l.split_once(' ').map(|(p, rest)| (p.to_string(), rest.to_string())))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(p, rest)| (p.to_string(), rest.to_string()))
+        })
         .collect()
 }
 
@@ -98,7 +158,12 @@ pub fn file_events(run: &Run) -> BTreeMap<String, String> {
         .unwrap()
         .iter()
         .filter(|e| e["kind"] == "file")
-        .map(|e| (e["id"].as_str().unwrap().to_string(), e["status"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -114,14 +179,27 @@ fn check_in_place(lab: &Lab) {
         let paths: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
         let got = on_node(&lab.nodes, &spec.name, &paths);
         for (path, local, mode) in &want {
-            let line = got.get(path).unwrap_or_else(|| panic!("{}: {path} missing: {got:?}", spec.name));
+            let line = got
+                .get(path)
+                .unwrap_or_else(|| panic!("{}: {path} missing: {got:?}", spec.name));
             let f: Vec<&str> = line.split(' ').collect();
-            assert_eq!(f[0], sha(&lab.pki(local)), "{}: {path} differs from pki/{local}", spec.name);
-            assert_eq!(&f[1..4], &[*mode, "root", "root"], "{}: {path}: {line}", spec.name);
+            assert_eq!(
+                f[0],
+                sha(&lab.pki(local)),
+                "{}: {path} differs from pki/{local}",
+                spec.name
+            );
+            assert_eq!(
+                &f[1..4],
+                &[*mode, "root", "root"],
+                "{}: {path}: {line}",
+                spec.name
+            );
         }
-        let left = lab
-            .nodes
-            .exec_ok(&spec.name, "find / -xdev -name '.groundup-*' 2>/dev/null || true");
+        let left = lab.nodes.exec_ok(
+            &spec.name,
+            "find / -xdev -name '.groundup-*' 2>/dev/null || true",
+        );
         assert_eq!(left.trim(), "", "{}: temporary files left", spec.name);
     }
 }
@@ -150,17 +228,38 @@ fn distribute_places_every_file_reruns_unchanged_and_updates_only_holders() {
         let mut names: Vec<&str> = kubelet.split_whitespace().collect();
         names.sort();
         let mine = format!("{CLUSTER}-worker-{i}");
-        assert_eq!(names, vec![format!("{mine}-key.pem").as_str(), format!("{mine}.pem").as_str(), "kubeconfig"]);
-        let everything = lab.nodes.exec_ok(&w, "ls -R /var/lib /etc 2>/dev/null || true");
+        assert_eq!(
+            names,
+            vec![
+                format!("{mine}-key.pem").as_str(),
+                format!("{mine}.pem").as_str(),
+                "kubeconfig"
+            ]
+        );
+        let everything = lab
+            .nodes
+            .exec_ok(&w, "ls -R /var/lib /etc 2>/dev/null || true");
         for other in (0..3).filter(|j| *j != i) {
-            assert!(!everything.contains(&format!("worker-{other}")), "{w} holds worker-{other}'s files");
+            assert!(
+                !everything.contains(&format!("worker-{other}")),
+                "{w} holds worker-{other}'s files"
+            );
         }
     }
 
     // A re-run changes nothing and rewrites nothing (same inode, same mtime).
     let before: Vec<_> = NodeSpec::lesson()
         .iter()
-        .map(|n| on_node(&lab.nodes, &n.name, &expected(&n.name).into_iter().map(|e| e.0).collect::<Vec<_>>()))
+        .map(|n| {
+            on_node(
+                &lab.nodes,
+                &n.name,
+                &expected(&n.name)
+                    .into_iter()
+                    .map(|e| e.0)
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     let run = lab.distribute().ok();
     let ev = file_events(&run);
@@ -168,7 +267,16 @@ fn distribute_places_every_file_reruns_unchanged_and_updates_only_holders() {
     assert!(ev.values().all(|s| s == "unchanged"), "{ev:?}");
     let after: Vec<_> = NodeSpec::lesson()
         .iter()
-        .map(|n| on_node(&lab.nodes, &n.name, &expected(&n.name).into_iter().map(|e| e.0).collect::<Vec<_>>()))
+        .map(|n| {
+            on_node(
+                &lab.nodes,
+                &n.name,
+                &expected(&n.name)
+                    .into_iter()
+                    .map(|e| e.0)
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     assert_eq!(before, after, "a re-run rewrote files");
 
@@ -180,7 +288,11 @@ fn distribute_places_every_file_reruns_unchanged_and_updates_only_holders() {
     lab.p.run_on(&lab.moto, &["run", "pki"]).ok();
     let run = lab.distribute().ok();
     let ev = file_events(&run);
-    let updated: Vec<&String> = ev.iter().filter(|(_, s)| *s == "updated").map(|(k, _)| k).collect();
+    let updated: Vec<&String> = ev
+        .iter()
+        .filter(|(_, s)| *s == "updated")
+        .map(|(k, _)| k)
+        .collect();
     let mut want = Vec::new();
     for m in 0..3 {
         for p in [
@@ -194,18 +306,41 @@ fn distribute_places_every_file_reruns_unchanged_and_updates_only_holders() {
     }
     want.sort();
     assert_eq!(updated, want.iter().collect::<Vec<_>>(), "{ev:?}");
-    assert_eq!(ev.values().filter(|s| *s == "unchanged").count(), 51 - 12, "{ev:?}");
+    assert_eq!(
+        ev.values().filter(|s| *s == "unchanged").count(),
+        51 - 12,
+        "{ev:?}"
+    );
     check_in_place(&lab);
 
     // `groundup ssh` by name.
     let run = lab
         .p
-        .run_on(&lab.moto, &["--set", "ssh_address=private", "ssh", "master-0", "--", "hostname"])
+        .run_on(
+            &lab.moto,
+            &[
+                "--set",
+                "ssh_address=private",
+                "ssh",
+                "master-0",
+                "--",
+                "hostname",
+            ],
+        )
         .ok();
     assert_eq!(run.stdout, "ip-172-31-0-10\n", "{}", run.stderr);
-    let run = lab
-        .p
-        .run_on(&lab.moto, &["--set", "ssh_address=private", "ssh", "worker-1", "--", "exit", "3"]);
+    let run = lab.p.run_on(
+        &lab.moto,
+        &[
+            "--set",
+            "ssh_address=private",
+            "ssh",
+            "worker-1",
+            "--",
+            "exit",
+            "3",
+        ],
+    );
     assert_eq!(run.code, 3, "the remote exit code is groundup's: {run:?}");
 }
 
@@ -240,13 +375,26 @@ fn a_late_node_is_waited_for_and_a_changed_host_key_is_refused() {
     let run = lab.distribute().expect_code(2);
     let err = run.err_flat();
     assert!(err.contains("1 of 6 nodes failed"), "{err}");
-    assert!(err.contains("master-1 (172.31.0.11): host key changed for instance i-"), "{err}");
+    assert!(
+        err.contains("master-1 (172.31.0.11): host key changed for instance i-"),
+        "{err}"
+    );
     assert!(err.contains("groundup ssh --forget master-1"), "{err}");
-    let kh = std::fs::read_to_string(lab.p.state_dir().join(CLUSTER).join("ssh/known_hosts")).unwrap();
+    let kh =
+        std::fs::read_to_string(lab.p.state_dir().join(CLUSTER).join("ssh/known_hosts")).unwrap();
     assert_eq!(kh.lines().count(), 6, "{kh}");
     // The way out, then it works again.
     lab.p
-        .run_on(&lab.moto, &["--set", "ssh_address=private", "ssh", "master-1", "--forget"])
+        .run_on(
+            &lab.moto,
+            &[
+                "--set",
+                "ssh_address=private",
+                "ssh",
+                "master-1",
+                "--forget",
+            ],
+        )
         .ok();
     let run = lab.distribute().ok();
     let ev = file_events(&run);

@@ -29,7 +29,9 @@ fn traced(p: &Project, moto: &Moto, args: &[&str]) -> (crate::support::Run, Vec<
         };
     }
     let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run strace ({e}): install it with `apt-get install strace` (scripts/test does)")
+        panic!(
+            "cannot run strace ({e}): install it with `apt-get install strace` (scripts/test does)"
+        )
     });
     let run = collect(out);
     (run, inet_connects(&trace))
@@ -115,7 +117,10 @@ fn up_on_moto_stops_the_node_steps_in_one_line_and_connects_to_loopback_only() {
             "the trace shows no connection to moto at {moto_addr}: {connects:?}"
         );
         let stray: Vec<&String> = connects.iter().filter(|c| !is_loopback(c)).collect();
-        assert!(stray.is_empty(), "{extra:?}: connections to non-loopback addresses: {stray:?}");
+        assert!(
+            stray.is_empty(),
+            "{extra:?}: connections to non-loopback addresses: {stray:?}"
+        );
         assert!(
             !p.state_dir().join("k8s-cluster/ssh/known_hosts").exists(),
             "no host was contacted, so none was recorded"
@@ -126,41 +131,62 @@ fn up_on_moto_stops_the_node_steps_in_one_line_and_connects_to_loopback_only() {
 #[test]
 fn the_node_steps_fail_clearly_on_a_bad_ssh_setting() {
     let p = Project::new();
-    let run = p.run(&["--plan", "--set", "ssh_address=bastion", "up"]).expect_code(1);
+    let run = p
+        .run(&["--plan", "--set", "ssh_address=bastion", "up"])
+        .expect_code(1);
     assert!(
         run.err_flat()
             .contains("setting `ssh_address` = `bastion` (--set): expected public or private"),
         "{}",
         run.stderr
     );
-    let run = p.run(&["--plan", "--set", "ssh_user=root;id", "up"]).expect_code(1);
-    assert!(run.err_flat().contains("setting `ssh_user`"), "{}", run.stderr);
+    let run = p
+        .run(&["--plan", "--set", "ssh_user=root;id", "up"])
+        .expect_code(1);
+    assert!(
+        run.err_flat().contains("setting `ssh_user`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn plan_lists_every_upload_and_never_a_secret() {
     let p = Project::new();
     let run = p.run(&["--plan", "up"]).ok();
-    let uploads: Vec<&str> = run.stdout.lines().filter(|l| l.contains("SshUpload")).collect();
+    let uploads: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("SshUpload"))
+        .collect();
     // 12 files on each of 3 masters, 5 on each of 3 workers.
     assert_eq!(uploads.len(), 3 * 12 + 3 * 5, "{}", run.stdout);
     for (node, path, mode) in [
         ("master-0", "/var/lib/kubernetes/ca-key.pem", "0600"),
         ("master-2", "/etc/etcd/master-kubernetes.pem", "0644"),
-        ("worker-1", "/var/lib/kubelet/k8s-cluster-worker-1-key.pem", "0600"),
+        (
+            "worker-1",
+            "/var/lib/kubelet/k8s-cluster-worker-1-key.pem",
+            "0600",
+        ),
         ("worker-2", "/var/lib/kube-proxy/kubeconfig", "0600"),
     ] {
         assert!(
-            uploads.iter().any(|l| l.contains(&format!("\"Node\":\"{node}\""))
-                && l.contains(&format!("\"Path\":\"{path}\""))
-                && l.contains(&format!("\"Mode\":\"{mode}\""))),
+            uploads
+                .iter()
+                .any(|l| l.contains(&format!("\"Node\":\"{node}\""))
+                    && l.contains(&format!("\"Path\":\"{path}\""))
+                    && l.contains(&format!("\"Mode\":\"{mode}\""))),
             "{node} {path}: {}",
             run.stdout
         );
     }
     for l in &uploads {
         if l.contains("worker-") {
-            assert!(!l.contains("ca-key.pem") && !l.contains("service-account-key"), "{l}");
+            assert!(
+                !l.contains("ca-key.pem") && !l.contains("service-account-key"),
+                "{l}"
+            );
         }
         assert!(!l.contains("BEGIN"), "no content in a plan: {l}");
     }
