@@ -31,6 +31,13 @@ pub enum Kind {
     Pki,
     /// The local AWS emulator could not be found, installed or started: exit 2.
     Emulator,
+    /// Reaching a node over SSH failed (unreachable, host key, auth, a
+    /// remote command): exit 2.
+    Ssh,
+    /// The node steps cannot run: AWS is an emulator whose nodes are not
+    /// machines (see `crate::ssh::guard`). `up` reports it in one line and
+    /// succeeds; elsewhere exit 2.
+    NoMachines,
     /// The user interrupted the run (Ctrl-C): exit 130.
     Interrupted,
 }
@@ -47,6 +54,8 @@ impl Kind {
             Kind::Io => "groundup::io",
             Kind::Pki => "groundup::pki",
             Kind::Emulator => "groundup::emulator",
+            Kind::Ssh => "groundup::ssh",
+            Kind::NoMachines => "groundup::no-machines",
             Kind::Interrupted => "groundup::interrupted",
         }
     }

@@ -30,6 +30,8 @@ pub mod preflight;
 pub mod progress;
 pub mod repl;
 pub mod settings;
+pub mod ssh;
+pub mod ssh_cmd;
 pub mod state;
 pub mod style;
 pub mod summary;

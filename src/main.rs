@@ -62,6 +62,18 @@ fn run(mut cli: Cli) -> Result<(), Error> {
         Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
         Command::Repl => groundup::repl::cmd_repl(g),
         Command::Emulator { command } => groundup::local::cmd_emulator(g, command),
+        Command::Ssh {
+            node,
+            command,
+            forget,
+        } => {
+            let code = groundup::ssh_cmd::cmd_ssh(g, node, command, *forget)?;
+            if code != 0 {
+                let _ = groundup::durable::sync();
+                std::process::exit(code.into());
+            }
+            Ok(())
+        }
     }
 }
 

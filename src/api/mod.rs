@@ -7,6 +7,7 @@ pub mod core;
 pub mod ec2;
 pub mod elb;
 pub mod pki;
+pub mod ssh;
 pub mod state;
 
 use std::sync::Arc;
@@ -44,10 +45,11 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
     engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
     engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
+    engine.register_static_module("ssh", rhai::exported_module!(ssh::ssh_api).into());
 }
 
 /// The namespaces scripts can use (for help and completion).
-pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb", "pki"];
+pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb", "pki", "ssh"];
 
 /// The host behind a call.
 pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {
