@@ -459,10 +459,11 @@ async fn find_dhcp_options(
 pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet> {
     const CALL: &str = "ec2::create_subnet";
     let name = host.cluster.clone();
-    if host.can_read() && !host.is_fresh(&vpc.id) {
-        if let Some(s) = tagged_subnet(host, &vpc.id).await? {
-            return reuse_subnet(host, vpc, &s, cidr);
-        }
+    if host.can_read()
+        && !host.is_fresh(&vpc.id)
+        && let Some(s) = tagged_subnet(host, &vpc.id).await?
+    {
+        return reuse_subnet(host, vpc, &s, cidr);
     }
     if let Some(plan) = &host.plan {
         let id = plan.record(
@@ -1021,10 +1022,11 @@ pub async fn ensure_load_balancer(
     subnet: &Subnet,
 ) -> Result<LoadBalancer> {
     const CALL: &str = "elb::create_load_balancer";
-    if host.can_read() && !host.is_fresh(&subnet.id) {
-        if let Some(lb) = named_load_balancer(host, name).await? {
-            return reuse_load_balancer(host, name, &lb);
-        }
+    if host.can_read()
+        && !host.is_fresh(&subnet.id)
+        && let Some(lb) = named_load_balancer(host, name).await?
+    {
+        return reuse_load_balancer(host, name, &lb);
     }
     if let Some(plan) = &host.plan {
         let arn = plan.record(

@@ -12,7 +12,7 @@ use crate::support::{Moto, Project, Sdk};
 /// makes no AWS request).
 const UP: &[&str] = &["--set", "steps=network,compute", "up"];
 
-fn up_args<'a>(endpoint: &'a str) -> Vec<&'a str> {
+fn up_args(endpoint: &str) -> Vec<&str> {
     let mut v = vec!["--endpoint", endpoint];
     v.extend_from_slice(UP);
     v
@@ -734,9 +734,9 @@ fn a_ca_key_left_without_its_certificate_gets_it_back_and_every_certificate_stil
     .unwrap();
     let run = p.run(&check).expect_code(2);
     assert!(
-        run.stdout.contains(concat!(
-            ".groundup/k8s-cluster/pki/admin.kubeconfig: server is https://elsewhere.example.test:6443, but the API server is at https://k8s.example.test:6443 or https://127.0.0.1:6443",
-        )),
+        run.stdout.contains(
+            ".groundup/k8s-cluster/pki/admin.kubeconfig: server is https://elsewhere.example.test:6443, but the API server is at https://k8s.example.test:6443 or https://127.0.0.1:6443"
+        ),
         "{}",
         run.stdout
     );
