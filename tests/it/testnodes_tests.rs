@@ -397,12 +397,20 @@ fn a_killed_test_process_leaves_nothing() {
         .spawn()
         .expect("the test binary");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let booted = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("BOOTED ").map(str::to_string))
-        })
-        .expect("the helper boots a node");
+    let booted = lines.find_map(|l| {
+        l.ok()
+            .and_then(|l| l.strip_prefix("BOOTED ").map(str::to_string))
+    });
+    let Some(booted) = booted else {
+        let status = child.wait().expect("wait");
+        let mut stderr = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr);
+        panic!("the helper did not boot a node ({status}): {stderr}");
+    };
     let pids: Vec<u32> = booted
         .split_whitespace()
         .map(|p| p.parse().expect("a pid"))
