@@ -141,14 +141,23 @@ class Bench:
     def check(self):
         """Every file in place, identical to the local PKI, with its mode."""
         for node, _ in NODES:
-            for name, dest, mode in files_for(node):
-                out = self.exec_node(node, f"sha256sum < {dest} | cut -d' ' -f1; stat -c %a:%U {dest}").split()
+            files = files_for(node)
+            script = "; ".join(f"echo $(sha256sum < {d} | cut -d' ' -f1) $(stat -c %a:%U {d})" for _, d, _ in files)
+            got = self.exec_node(node, script).splitlines()
+            for (name, dest, mode), line in zip(files, got):
                 with open(os.path.join(self.state, "pki", name), "rb") as f:
                     want = hashlib.sha256(f.read()).hexdigest()
-                if out != [want, f"{mode}:root"]:
-                    raise SystemExit(f"{node}:{dest}: {out}, expected {want} {mode}:root")
+                if line.split() != [want, f"{mode}:root"]:
+                    raise SystemExit(f"{node}:{dest}: {line}, expected {want} {mode}:root")
 
     def run(self):
+        # The test nodes are machine-wide: hold their lock for the whole run
+        # (as tests/it/testnodes.rs does), so no test or other bench shares them.
+        import fcntl
+        self.lock = open("/run/groundup-testnodes.lock", "a+")
+        log("waiting for the test nodes' lock /run/groundup-testnodes.lock")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        os.environ["GROUNDUP_TESTNODES_LOCKED"] = "1"
         log("booting the six test nodes (scripts/testnodes up)")
         self.testnodes("up", *[f"{n}={ip}" for n, ip in NODES])
         try:
