@@ -1091,19 +1091,31 @@ fn the_ca_is_never_replaced_implicitly_and_rotates_when_moved_away() {
     let d = pki_dir(&p);
     let first = snapshot(&d);
 
-    // Half a CA: refused, nothing overwritten, and the way out is named.
+    // Half a CA (a crash between its key and its certificate, issue 18):
+    // the certificate is made again from the same key, never a new CA, so
+    // every certificate it signed still verifies and none is re-issued.
     fs::rename(d.join("ca.pem"), d.join("ca.pem.bak")).unwrap();
-    let run = run_pki(&p, &args).expect_code(2);
-    let err = run.err_flat();
-    assert!(err.contains("CA `ca` is incomplete"), "{err}");
-    assert!(err.contains("refusing to overwrite"), "{err}");
-    assert!(err.contains("a CA is never replaced implicitly"), "{err}");
+    let run = run_pki(&p, &args).ok();
+    assert!(
+        run.stdout.contains("made again from the CA's key"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout
+            .matches("re-issued: signed by another CA")
+            .count(),
+        0
+    );
     assert_eq!(fs::read(d.join("ca-key.pem")).unwrap(), first["ca-key.pem"]);
-    assert!(!d.join("ca.pem").exists());
+    for stem in STEMS.iter().filter(|s| **s != "ca") {
+        peers::openssl_verify(&d.join("ca.pem"), &d.join(format!("{stem}.pem")));
+    }
 
     // Rotation on purpose: both files moved away. A new CA; every leaf is
     // re-issued because it was signed by the old one; the encryption key
     // stays.
+    fs::remove_file(d.join("ca.pem")).unwrap();
     fs::rename(d.join("ca-key.pem"), d.join("ca-key.pem.bak")).unwrap();
     let run = run_pki(&p, &args).ok();
     assert_eq!(

@@ -401,12 +401,12 @@ const CASES: &[Case] = &[
     Case {
         file: CLUSTER,
         edits: &[(
-            "export const steps = [\"network\", \"compute\", \"pki\"];",
-            "export const steps = [\"network\", \"compute\", 3];",
+            "export const steps = [\"network\", \"compute\", \"pki\"",
+            "export const steps = [\"network\", \"compute\", 3",
         )],
         args: UP,
         code: 1,
-        at: Some("[\"network\", \"compute\", 3]"),
+        at: Some("[\"network\", \"compute\", 3,"),
         wants: &["`steps` must be a list of strings, but item 3 is the integer 3"],
     },
     Case {

@@ -113,7 +113,7 @@ fn up_on_moto_stops_the_node_steps_in_one_line_and_connects_to_loopback_only() {
         // The trace saw groundup's calls to moto: it does capture connects.
         let moto_addr = format!("127.0.0.1:{}", moto.port);
         assert!(
-            connects.iter().any(|c| *c == moto_addr),
+            connects.contains(&moto_addr),
             "the trace shows no connection to moto at {moto_addr}: {connects:?}"
         );
         let stray: Vec<&String> = connects.iter().filter(|c| !is_loopback(c)).collect();
