@@ -231,7 +231,7 @@ mod tests {
             .unwrap()
             + 1;
         assert_eq!(e.position(), Some(format!("stdlib/cluster.rhai:{line}:24")));
-        let s = file(&text.replace("[\"network\", \"compute\", \"pki\"]", "[\"network\", 2]"));
+        let s = file(&text.replace("[\"network\", \"compute\",", "[\"network\", 2,"));
         let e = check_settings_file(&s).unwrap_err();
         assert_eq!(
             e.message,
