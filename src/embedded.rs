@@ -13,7 +13,8 @@ macro_rules! embed {
 }
 
 /// Embedded runbooks: (name, source).
-pub const RUNBOOKS: &[(&str, &str)] = embed!("runbooks": "compute", "network", "pki", "teardown");
+pub const RUNBOOKS: &[(&str, &str)] =
+    embed!("runbooks": "compute", "etcd", "network", "pki", "teardown");
 
 /// Embedded stdlib modules: (name, source).
 pub const STDLIB: &[(&str, &str)] = embed!("stdlib": "cluster", "nodes");

@@ -522,6 +522,7 @@ impl Settings {
             ("aws_max_attempts", 1, 20),
             ("ca_validity_days", 1, 36500),
             ("cert_validity_days", 1, 36500),
+            ("etcd_timeout_secs", 1, 3600),
         ] {
             if has(k) && !(lo..=hi).contains(&self.int(k)) {
                 return Err(self.bad(k, format!("must be between {lo} and {hi}")));
@@ -535,6 +536,16 @@ impl Settings {
                     "expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256",
                 ));
             }
+        }
+        if has("etcd_version")
+            && let Err(why) = crate::etcd::release::check_version(&self.str("etcd_version"))
+        {
+            return Err(self.bad("etcd_version", why));
+        }
+        if has("etcd_release_url")
+            && let Err(why) = crate::etcd::release::check_url(&self.str("etcd_release_url"))
+        {
+            return Err(self.bad("etcd_release_url", why));
         }
         if has("aws_retry_mode") {
             let m = self.str("aws_retry_mode");

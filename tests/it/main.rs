@@ -14,6 +14,7 @@ mod compile;
 mod compute;
 mod docs;
 mod doctor;
+mod etcd;
 mod init;
 mod lifecycle;
 mod network;
