@@ -3,10 +3,12 @@
 //! AWS is a real `moto_server` started on 127.0.0.1 per test (see
 //! `support`); PKI output is checked by real peers (see `peers`). Every
 //! groundup process runs with `GROUNDUP_REQUIRE_LOOPBACK_ENDPOINT=1`, so
-//! nothing here can reach real AWS.
+//! nothing here can reach real AWS. Anything on nodes runs on real test
+//! nodes (see `testnodes`): Debian containers on this machine.
 
 mod peers;
 mod support;
+mod testnodes;
 
 mod bad_input;
 mod cli;
@@ -24,3 +26,4 @@ mod proxy;
 mod quickstart;
 mod reliability;
 mod repl;
+mod testnodes_tests;
