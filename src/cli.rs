@@ -152,6 +152,23 @@ pub enum Command {
         after_help = "Examples:\n  groundup doctor\n  groundup --endpoint http://127.0.0.1:5000 doctor\n  groundup doctor --json\n\nExits 0 when every check passes (warnings allowed), else 1 (settings) or 2."
     )]
     Doctor,
+    /// Log in to a node by name (master-0, worker-2), or run one command on
+    /// it, with the cluster's key, user (ssh_user), address (ssh_address) and
+    /// known_hosts.
+    #[command(
+        after_help = "Examples:\n  groundup ssh master-0                       # a login shell (OpenSSH's client)\n  groundup ssh master-0 -- hostname           # one command; its exit code is groundup's\n  groundup ssh worker-1 -- sudo ls -l /var/lib/kubelet\n  groundup ssh master-0 --forget              # after a node was reinstalled: forget its host key"
+    )]
+    Ssh {
+        /// The node's name, as in `groundup status`.
+        #[arg(value_name = "NODE")]
+        node: String,
+        /// The command to run instead of a login (after `--`).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Forget the node's recorded host key(s); the next connection records anew.
+        #[arg(long)]
+        forget: bool,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  groundup completions bash > ~/.local/share/bash-completion/completions/groundup\n  groundup completions zsh > ~/.zfunc/_groundup\n  groundup completions fish > ~/.config/fish/completions/groundup.fish"

@@ -235,7 +235,16 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
     }
     for ((name, _), ast) in books.iter().zip(&asts) {
         let mut scope = engine::new_scope(&host.settings);
-        let _ = engine::eval(&engine, &mut scope, name, ast, &sources)?;
+        match engine::eval(&engine, &mut scope, name, ast, &sources) {
+            Ok(_) => {}
+            // On an emulator the node steps cannot run (crate::ssh::guard):
+            // say so in one line and stop here; what was done stands.
+            Err(e) if e.kind == crate::error::Kind::NoMachines => {
+                eprintln!("{}", e.message);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(host)
 }
@@ -250,15 +259,21 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
                 serde_json::to_string_pretty(&json!({"plan": ops})).unwrap_or_default()
             );
         } else {
-            let local = ops.iter().filter(|o| o.operation == "WriteFile").count();
-            let files = if local > 0 {
-                format!("; {local} local file(s) would be written")
-            } else {
-                String::new()
-            };
+            let count = |op: &str| ops.iter().filter(|o| o.operation == op).count();
+            let (local, uploads, execs) =
+                (count("WriteFile"), count("SshUpload"), count("SshExec"));
+            let mut files = String::new();
+            if local > 0 {
+                files.push_str(&format!("; {local} local file(s) would be written"));
+            }
+            if uploads + execs > 0 {
+                files.push_str(&format!(
+                    "; {uploads} upload(s) and {execs} command(s) over SSH (no connection was made)"
+                ));
+            }
             println!(
                 "Plan: {} AWS operation(s) would be made (nothing was changed){files}:",
-                ops.len() - local
+                ops.len() - local - uploads - execs
             );
             for (i, op) in ops.iter().enumerate() {
                 let id = if op.id.is_empty() {

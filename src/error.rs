@@ -29,6 +29,13 @@ pub enum Kind {
     Io,
     /// The PKI could not be made or failed its checks: exit 2.
     Pki,
+    /// Reaching a node over SSH failed (unreachable, host key, auth, a
+    /// remote command): exit 2.
+    Ssh,
+    /// The node steps cannot run: AWS is an emulator whose nodes are not
+    /// machines (see `crate::ssh::guard`). `up` reports it in one line and
+    /// succeeds; elsewhere exit 2.
+    NoMachines,
     /// The user interrupted the run (Ctrl-C): exit 130.
     Interrupted,
 }
@@ -44,6 +51,8 @@ impl Kind {
             Kind::Busy => "groundup::busy",
             Kind::Io => "groundup::io",
             Kind::Pki => "groundup::pki",
+            Kind::Ssh => "groundup::ssh",
+            Kind::NoMachines => "groundup::no-machines",
             Kind::Interrupted => "groundup::interrupted",
         }
     }

@@ -112,6 +112,7 @@ pub struct Host {
     state: Mutex<State>,
     aws: OnceLock<Aws>,
     ssh_key: Mutex<Option<std::thread::JoinHandle<Option<String>>>>,
+    ssh: crate::ssh::Pool,
     rt: tokio::runtime::Runtime,
     fresh: Mutex<HashSet<String>>,
     events: Mutex<Vec<Event>>,
@@ -154,6 +155,7 @@ impl Host {
             state: Mutex::new(state),
             aws: OnceLock::new(),
             ssh_key: Mutex::new(None),
+            ssh: crate::ssh::Pool::default(),
             rt,
             fresh: Mutex::new(HashSet::new()),
             events: Mutex::new(Vec::new()),
@@ -232,6 +234,12 @@ impl Host {
     pub fn take_ssh_key(&self) -> Option<String> {
         let handle = self.ssh_key.lock().ok()?.take()?;
         handle.join().ok().flatten()
+    }
+
+    /// The SSH sessions of this run (see [`crate::ssh`]), reused by every
+    /// call.
+    pub fn ssh_pool(&self) -> &crate::ssh::Pool {
+        &self.ssh
     }
 
     /// The state, locked for reading or writing.

@@ -27,6 +27,8 @@ pub mod pki;
 pub mod pki_cluster;
 pub mod repl;
 pub mod settings;
+pub mod ssh;
+pub mod ssh_cmd;
 pub mod state;
 pub mod style;
 pub mod summary;

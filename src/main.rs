@@ -47,6 +47,18 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Down { yes, purge } => groundup::lifecycle::cmd_down(g, *yes, *purge),
         Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
         Command::Repl => groundup::repl::cmd_repl(g),
+        Command::Ssh {
+            node,
+            command,
+            forget,
+        } => {
+            let code = groundup::ssh_cmd::cmd_ssh(g, node, command, *forget)?;
+            if code != 0 {
+                let _ = groundup::durable::sync();
+                std::process::exit(code.into());
+            }
+            Ok(())
+        }
     }
 }
 

@@ -520,6 +520,8 @@ impl Settings {
             ("launch_concurrency", 1, 64),
             ("wait_timeout_secs", 1, 3600),
             ("aws_max_attempts", 1, 20),
+            ("ssh_boot_timeout_secs", 0, 3600),
+            ("ssh_concurrency", 1, 64),
             ("ca_validity_days", 1, 36500),
             ("cert_validity_days", 1, 36500),
             ("etcd_timeout_secs", 1, 3600),
@@ -536,6 +538,17 @@ impl Settings {
                     "expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256",
                 ));
             }
+        }
+        if has("ssh_address") {
+            let a = self.str("ssh_address");
+            if crate::ssh::AddressChoice::parse(&a).is_none() {
+                return Err(self.bad("ssh_address", "expected public or private"));
+            }
+        }
+        if has("ssh_user")
+            && let Err(why) = crate::ssh::upload::check_account("user", &self.str("ssh_user"))
+        {
+            return Err(self.bad("ssh_user", why));
         }
         if has("etcd_version")
             && let Err(why) = crate::etcd::release::check_version(&self.str("etcd_version"))

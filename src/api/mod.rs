@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod elb;
 pub mod etcd;
 pub mod pki;
+pub mod ssh;
 pub mod state;
 pub mod systemd;
 
@@ -39,7 +40,11 @@ pub fn register_all(engine: &mut Engine) {
         .build_type::<pki::Kubeconfig>()
         .build_type::<pki::EncryptionConfig>()
         .build_type::<systemd::Unit>()
-        .build_type::<etcd::EtcdMembers>();
+        .build_type::<etcd::EtcdMembers>()
+        .build_type::<systemd::InstalledUnit>()
+        .build_type::<etcd::EtcdRelease>()
+        .build_type::<etcd::EtcdMember>()
+        .build_type::<etcd::EtcdHealth>();
     engine.register_type_with_name::<Error>("Error");
     engine.register_fn("to_string", |e: &mut Error| e.message.clone());
     engine.register_global_module(rhai::exported_module!(core::core_api).into());
@@ -48,6 +53,7 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
     engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
     engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
+    engine.register_static_module("ssh", rhai::exported_module!(ssh::ssh_api).into());
     engine.register_static_module(
         "systemd",
         rhai::exported_module!(systemd::systemd_api).into(),
@@ -56,7 +62,9 @@ pub fn register_all(engine: &mut Engine) {
 }
 
 /// The namespaces scripts can use (for help and completion).
-pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb", "pki", "systemd", "etcd"];
+pub const NAMESPACES: &[&str] = &[
+    "cidr", "state", "ec2", "elb", "pki", "ssh", "systemd", "etcd",
+];
 
 /// The host behind a call.
 pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {

@@ -166,10 +166,99 @@ pub fn unit_from_map(map: &Map) -> Result<systemd::Unit, Error> {
     Ok(u)
 }
 
+/// What `systemd::install` did on one node.
+#[derive(Debug, Clone, serde::Serialize, CustomType)]
+#[rhai_type(name = "InstalledUnit", extra = Self::build_extra)]
+pub struct InstalledUnit {
+    /// The node.
+    #[rhai_type(readonly)]
+    pub node: String,
+    /// The unit's file name.
+    #[rhai_type(readonly)]
+    pub unit: String,
+    /// Its path on the node.
+    #[rhai_type(readonly)]
+    pub path: String,
+    /// created, updated, unchanged or planned.
+    #[rhai_type(readonly)]
+    pub status: String,
+}
+crate::aws::types::display_type!(InstalledUnit);
+impl std::fmt::Display for InstalledUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "InstalledUnit {} on {}: {}",
+            self.path, self.node, self.status
+        )
+    }
+}
+
+impl From<systemd::remote::Installed> for InstalledUnit {
+    fn from(i: systemd::remote::Installed) -> Self {
+        InstalledUnit {
+            node: i.node,
+            unit: i.unit,
+            path: i.path,
+            status: i.status,
+        }
+    }
+}
+
+impl InstalledUnit {
+    /// Back to the plain-Rust record.
+    pub fn record(&self) -> systemd::remote::Installed {
+        systemd::remote::Installed {
+            node: self.node.clone(),
+            unit: self.unit.clone(),
+            path: self.path.clone(),
+            status: self.status.clone(),
+        }
+    }
+}
+
+/// Node names from a node map, a name, or a list of either.
+pub fn node_names(call: &str, nodes: Dynamic) -> Result<Vec<String>, Error> {
+    let one = |d: &Dynamic, i: usize| -> Result<String, Error> {
+        if d.is_string() {
+            return Ok(d.to_string());
+        }
+        d.clone()
+            .try_cast::<Map>()
+            .and_then(|m| {
+                m.get("name")
+                    .filter(|n| n.is_string())
+                    .map(|n| n.to_string())
+            })
+            .ok_or_else(|| {
+                Error::script(format!(
+                    "{call}: nodes[{i}] must be a node name or a node map with `name`, got {}",
+                    d.type_name()
+                ))
+            })
+    };
+    match nodes.clone().try_cast::<rhai::Array>() {
+        Some(a) => a.iter().enumerate().map(|(i, d)| one(d, i)).collect(),
+        None => Ok(vec![one(&nodes, 0)?]),
+    }
+}
+
+fn status_map(node: &str, s: &systemd::status::Status) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("node".into(), node.to_string().into());
+    m.insert("active_state".into(), s.active_state.clone().into());
+    m.insert("sub_state".into(), s.sub_state.clone().into());
+    m.insert("main_pid".into(), (s.main_pid as i64).into());
+    m.insert("unit_file_state".into(), s.unit_file_state.clone().into());
+    m.insert("result".into(), s.result.clone().into());
+    m.into()
+}
+
 #[export_module]
 pub mod systemd_api {
     use super::*;
     use crate::api::fail;
+    use crate::systemd::unit::service_name;
 
     /// A service unit from a map: `name` (`etcd` → `etcd.service`),
     /// `description`, `documentation`, `after`, `wants`, `requires`, `type`
@@ -185,6 +274,132 @@ pub mod systemd_api {
         unit_from_map(&spec)
             .map(|spec| Unit { spec })
             .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Installs units on nodes: `units` is one unit for every node, or a
+    /// list with one unit per node (in the order of `nodes`, node maps or
+    /// names). The unit file goes to /etc/systemd/system/ (written only
+    /// when its text differs, atomically), with the SHA-256 of each of its
+    /// `inputs` on the node; `systemctl daemon-reload` runs only where a
+    /// unit changed, and the unit is enabled. Returns one `InstalledUnit`
+    /// per node: created, updated, unchanged (or planned).
+    #[rhai_fn(return_raw)]
+    pub fn install(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        units: Dynamic,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        const CALL: &str = "systemd::install";
+        let h = crate::api::host(&ctx)?;
+        let names = node_names(CALL, nodes).map_err(|e| fail(&ctx, e))?;
+        let list: Vec<systemd::Unit> = if let Some(u) = units.clone().try_cast::<Unit>() {
+            vec![u.spec; names.len()]
+        } else if let Some(a) = units.try_cast::<rhai::Array>() {
+            a.into_iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    d.try_cast::<Unit>().map(|u| u.spec).ok_or_else(|| {
+                        crate::api::bad_arg(
+                            &ctx,
+                            CALL,
+                            format!("units[{i}] must be a Unit from systemd::unit"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            return Err(crate::api::bad_arg(
+                &ctx,
+                CALL,
+                "units must be a Unit or a list of Units (one per node)",
+            ));
+        };
+        if list.len() != names.len() {
+            return Err(crate::api::bad_arg(
+                &ctx,
+                CALL,
+                format!(
+                    "{} nodes but {} units: give one unit, or one per node",
+                    names.len(),
+                    list.len()
+                ),
+            ));
+        }
+        let work: Vec<(String, systemd::Unit)> = names.into_iter().zip(list).collect();
+        h.block_on(systemd::remote::install(&h, &work))
+            .map(|v| {
+                v.into_iter()
+                    .map(|i| Dynamic::from(InstalledUnit::from(i)))
+                    .collect()
+            })
+            .map_err(|e| fail(&ctx, e))
+    }
+
+    /// The state of service `name` (`etcd` or `etcd.service`) on each node:
+    /// maps `#{ node, active_state, sub_state, main_pid, unit_file_state, result }`.
+    #[rhai_fn(return_raw)]
+    pub fn status(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        name: &str,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        let h = crate::api::host(&ctx)?;
+        let names = node_names("systemd::status", nodes).map_err(|e| fail(&ctx, e))?;
+        let unit = service_name(name);
+        let st = h
+            .block_on(async {
+                let fleet = crate::ssh::Fleet::of(&h)?;
+                systemd::remote::status(&fleet, &names, &unit).await
+            })
+            .map_err(|e| fail(&ctx, e))?;
+        Ok(names
+            .iter()
+            .zip(&st)
+            .map(|(n, s)| status_map(n, s))
+            .collect())
+    }
+
+    /// Starts service `name` on every node at once with `systemctl start
+    /// --no-block` (returns without waiting: members of a quorum service
+    /// such as etcd must start together). Follow with `systemd::wait_active`.
+    #[rhai_fn(return_raw)]
+    pub fn start(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        name: &str,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let h = crate::api::host(&ctx)?;
+        let names = node_names("systemd::start", nodes).map_err(|e| fail(&ctx, e))?;
+        let unit = service_name(name);
+        h.block_on(async {
+            let fleet = crate::ssh::Fleet::of(&h)?;
+            systemd::remote::start(&fleet, &names, &unit).await
+        })
+        .map_err(|e| fail(&ctx, e))
+    }
+
+    /// Waits until service `name` is active on every node, at most
+    /// `timeout_secs`; the error names each node that is not, with its
+    /// state and last log lines. Returns the states (see `systemd::status`).
+    #[rhai_fn(return_raw)]
+    pub fn wait_active(
+        ctx: NativeCallContext,
+        nodes: Dynamic,
+        name: &str,
+        timeout_secs: i64,
+    ) -> Result<rhai::Array, Box<EvalAltResult>> {
+        let h = crate::api::host(&ctx)?;
+        let names = node_names("systemd::wait_active", nodes).map_err(|e| fail(&ctx, e))?;
+        let unit = service_name(name);
+        let t = std::time::Duration::from_secs(timeout_secs.clamp(0, 3600) as u64);
+        let st = h
+            .block_on(systemd::remote::wait_active(&h, &names, &unit, t))
+            .map_err(|e| fail(&ctx, e))?;
+        Ok(names
+            .iter()
+            .zip(&st)
+            .map(|(n, s)| status_map(n, s))
+            .collect())
     }
 }
 

@@ -5,3 +5,4 @@
 pub mod flags;
 pub mod health;
 pub mod release;
+pub mod remote;

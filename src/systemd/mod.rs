@@ -2,6 +2,7 @@
 //! its text ([`unit`]), and what to do with each member of a service once
 //! its unit is installed ([`rollout`]). `src/api/systemd.rs` binds it.
 
+pub mod remote;
 pub mod rollout;
 pub mod status;
 pub mod unit;
