@@ -228,13 +228,13 @@ impl std::fmt::Display for EtcdHealth {
 }
 
 impl EtcdHealth {
-    fn member_maps(&mut self) -> rhai::Array {
+    fn member_maps(&self) -> rhai::Array {
         self.members
             .iter()
             .map(|m| rhai::serde::to_dynamic(m).unwrap_or_default())
             .collect()
     }
-    fn problem_list(&mut self) -> rhai::Array {
+    fn problem_list(&self) -> rhai::Array {
         self.problems.iter().map(|p| p.clone().into()).collect()
     }
 }
