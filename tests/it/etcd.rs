@@ -494,9 +494,10 @@ fn a_bad_checksum_installs_nothing_and_touches_nothing_running() {
         run.stdout
     );
     let err = run.err_flat();
+    // The digest of what was served and downloaded (the bad release's own
+    // tarball: tar.gz is not byte-reproducible, so not the good one's).
     let real = sha256_hex(
-        &good
-            .root
+        &bad.root
             .join(format!("v{VERSION}"))
             .join(tarball_name(VERSION)),
     );
