@@ -355,7 +355,15 @@ fn etcd_from_nothing_with_mutual_tls_then_reruns_restart_nothing_and_bring_membe
         "{}",
         again.stdout
     );
-    assert_eq!(lines_with(&again, ": kept").len(), 3, "{}", again.stdout);
+    assert_eq!(
+        lines_with(&again, "EtcdMember")
+            .iter()
+            .filter(|l| l.contains(": kept (pid"))
+            .count(),
+        3,
+        "{}",
+        again.stdout
+    );
 
     // 4. A stopped member leaves a working cluster; a re-run restores it.
     lab.nodes.exec_ok("master-1", "systemctl stop etcd");
