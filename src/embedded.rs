@@ -14,7 +14,7 @@ macro_rules! embed {
 
 /// Embedded runbooks: (name, source).
 pub const RUNBOOKS: &[(&str, &str)] =
-    embed!("runbooks": "compute", "distribute", "network", "pki", "teardown");
+    embed!("runbooks": "compute", "distribute", "etcd", "network", "pki", "teardown");
 
 /// Embedded stdlib modules: (name, source).
 pub const STDLIB: &[(&str, &str)] = embed!("stdlib": "cluster", "nodes");

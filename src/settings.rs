@@ -591,6 +591,7 @@ impl Settings {
             ("ssh_concurrency", 1, 64),
             ("ca_validity_days", 1, 36500),
             ("cert_validity_days", 1, 36500),
+            ("etcd_timeout_secs", 1, 3600),
         ] {
             if has(k) && !(lo..=hi).contains(&self.int(k)) {
                 return Err(self.bad(k, format!("must be between {lo} and {hi}")));
@@ -615,6 +616,16 @@ impl Settings {
             && let Err(why) = crate::ssh::upload::check_account("user", &self.str("ssh_user"))
         {
             return Err(self.bad("ssh_user", why));
+        }
+        if has("etcd_version")
+            && let Err(why) = crate::etcd::release::check_version(&self.str("etcd_version"))
+        {
+            return Err(self.bad("etcd_version", why));
+        }
+        if has("etcd_release_url")
+            && let Err(why) = crate::etcd::release::check_url(&self.str("etcd_release_url"))
+        {
+            return Err(self.bad("etcd_release_url", why));
         }
         if has("aws_retry_mode") {
             let m = self.str("aws_retry_mode");

@@ -6,9 +6,11 @@ pub mod cidr;
 pub mod core;
 pub mod ec2;
 pub mod elb;
+pub mod etcd;
 pub mod pki;
 pub mod ssh;
 pub mod state;
+pub mod systemd;
 
 use std::sync::Arc;
 
@@ -36,7 +38,13 @@ pub fn register_all(engine: &mut Engine) {
         .build_type::<pki::Cert>()
         .build_type::<pki::PrivateKey>()
         .build_type::<pki::Kubeconfig>()
-        .build_type::<pki::EncryptionConfig>();
+        .build_type::<pki::EncryptionConfig>()
+        .build_type::<systemd::Unit>()
+        .build_type::<etcd::EtcdMembers>()
+        .build_type::<systemd::InstalledUnit>()
+        .build_type::<etcd::EtcdRelease>()
+        .build_type::<etcd::EtcdMember>()
+        .build_type::<etcd::EtcdHealth>();
     engine.register_type_with_name::<Error>("Error");
     engine.register_fn("to_string", |e: &mut Error| e.message.clone());
     engine.register_global_module(rhai::exported_module!(core::core_api).into());
@@ -46,10 +54,17 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
     engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
     engine.register_static_module("ssh", rhai::exported_module!(ssh::ssh_api).into());
+    engine.register_static_module(
+        "systemd",
+        rhai::exported_module!(systemd::systemd_api).into(),
+    );
+    engine.register_static_module("etcd", rhai::exported_module!(etcd::etcd_api).into());
 }
 
 /// The namespaces scripts can use (for help and completion).
-pub const NAMESPACES: &[&str] = &["cidr", "state", "ec2", "elb", "pki", "ssh"];
+pub const NAMESPACES: &[&str] = &[
+    "cidr", "state", "ec2", "elb", "pki", "ssh", "systemd", "etcd",
+];
 
 /// The host behind a call.
 pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {

@@ -18,6 +18,7 @@ mod distribute;
 mod docs;
 mod doctor;
 mod emulator;
+mod etcd;
 mod init;
 mod lifecycle;
 mod network;

@@ -71,6 +71,9 @@ fn is_loopback(addr: &str) -> bool {
 
 #[test]
 fn up_on_moto_stops_the_node_steps_in_one_line_and_connects_to_loopback_only() {
+    // No test network may exist meanwhile (a test-node session's 172.31.0.x
+    // would be directly attached, and dialled): hold the test nodes' lock.
+    let _no_test_nodes = crate::testnodes::take_lock();
     let moto = Moto::start();
     for extra in [
         // The default: public addresses, which moto invents (54.x.x.x).
@@ -157,10 +160,25 @@ fn plan_lists_every_upload_and_never_a_secret() {
     let uploads: Vec<&str> = run
         .stdout
         .lines()
-        .filter(|l| l.contains("SshUpload"))
+        .filter(|l| l.contains("SshUpload") && l.contains("\"From\":\"pki/"))
         .collect();
-    // 12 files on each of 3 masters, 5 on each of 3 workers.
+    // distribute: 12 files on each of 3 masters, 5 on each of 3 workers.
     assert_eq!(uploads.len(), 3 * 12 + 3 * 5, "{}", run.stdout);
+    // etcd: one unit file on each master, and nothing else from elsewhere.
+    let others: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("SshUpload") && !l.contains("\"From\":\"pki/"))
+        .collect();
+    assert_eq!(others.len(), 3, "{}", run.stdout);
+    for (l, m) in others.iter().zip(["master-0", "master-1", "master-2"]) {
+        assert!(
+            l.contains(&format!("\"Node\":\"{m}\""))
+                && l.contains("\"Path\":\"/etc/systemd/system/etcd.service\""),
+            "{l}"
+        );
+        assert!(!l.contains("BEGIN"), "no content in a plan: {l}");
+    }
     for (node, path, mode) in [
         ("master-0", "/var/lib/kubernetes/ca-key.pem", "0600"),
         ("master-2", "/etc/etcd/master-kubernetes.pem", "0644"),
