@@ -72,7 +72,7 @@ fn runbooks_lists_what_is_available_and_where_from() {
     let run = p.run(&["runbooks"]).ok();
     assert!(
         run.stdout.contains(
-            "Runbooks (groundup run <name>):\n  compute      built-in\n  distribute   built-in\n  network      built-in\n"
+            "Runbooks (groundup run <name>):\n  compute      built-in\n  distribute   built-in\n  etcd         built-in\n  network      built-in\n"
         ),
         "{}",
         run.stdout
