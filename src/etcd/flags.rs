@@ -147,28 +147,31 @@ pub fn flags(me: &Member, members: &[Member], o: &Options) -> Result<Vec<String>
     ])
 }
 
+/// The lesson's three masters and flag options: the one test fixture of
+/// `flags` and `health`.
+#[cfg(test)]
+pub(crate) fn lesson() -> (Vec<Member>, Options) {
+    let members = (0..3)
+        .map(|i| Member {
+            name: format!("master-{i}"),
+            ip: format!("172.31.0.1{i}"),
+        })
+        .collect();
+    let o = Options {
+        ca_file: "/etc/etcd/ca.pem".into(),
+        cert_file: "/etc/etcd/master-kubernetes.pem".into(),
+        key_file: "/etc/etcd/master-kubernetes-key.pem".into(),
+        data_dir: "/var/lib/etcd".into(),
+        token: "k8s-cluster".into(),
+        client_port: 2379,
+        peer_port: 2380,
+    };
+    (members, o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lesson() -> (Vec<Member>, Options) {
-        let members = (0..3)
-            .map(|i| Member {
-                name: format!("master-{i}"),
-                ip: format!("172.31.0.1{i}"),
-            })
-            .collect();
-        let o = Options {
-            ca_file: "/etc/etcd/ca.pem".into(),
-            cert_file: "/etc/etcd/master-kubernetes.pem".into(),
-            key_file: "/etc/etcd/master-kubernetes-key.pem".into(),
-            data_dir: "/var/lib/etcd".into(),
-            token: "k8s-cluster".into(),
-            client_port: 2379,
-            peer_port: 2380,
-        };
-        (members, o)
-    }
 
     #[test]
     fn the_lesson_flags_for_master_1() {

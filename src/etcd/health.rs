@@ -215,24 +215,7 @@ fn compare_members(expected: &[Member], o: &Options, listed: &[ListedMember]) ->
 mod tests {
     use super::*;
 
-    fn lesson() -> (Vec<Member>, Options) {
-        let members = (0..3)
-            .map(|i| Member {
-                name: format!("master-{i}"),
-                ip: format!("172.31.0.1{i}"),
-            })
-            .collect();
-        let o = Options {
-            ca_file: "/etc/etcd/ca.pem".into(),
-            cert_file: "/etc/etcd/c.pem".into(),
-            key_file: "/etc/etcd/k.pem".into(),
-            data_dir: "/var/lib/etcd".into(),
-            token: "t".into(),
-            client_port: 2379,
-            peer_port: 2380,
-        };
-        (members, o)
-    }
+    use crate::etcd::flags::lesson;
 
     // Real etcdctl 3.4.23 output (one member down).
     const HEALTH: &str = r#"[{"endpoint":"https://172.31.0.10:2379","health":true,"took":"3.127735ms"},{"endpoint":"https://172.31.0.11:2379","health":true,"took":"4.2ms"},{"endpoint":"https://172.31.0.12:2379","health":false,"took":"1.001489776s","error":"context deadline exceeded"}]"#;
