@@ -80,12 +80,7 @@ pub fn load_settings(g: &Global, sources: &Sources) -> Result<Settings> {
         settings.set_text("region", &r, Origin::AwsConfig)?;
     }
     if settings.str("dhcp_domain_name").is_empty() {
-        let region = settings.str("region");
-        let dn = if region == "us-east-1" {
-            "ec2.internal".to_string()
-        } else {
-            format!("{region}.compute.internal")
-        };
+        let dn = crate::aws::internal_domain(&settings.str("region"));
         settings.set_value("dhcp_domain_name", dn.into(), Origin::Derived);
     }
     settings.validate()?;
@@ -361,9 +356,9 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
         return Ok(());
     }
     let events = host.events();
-    let created = events.iter().filter(|e| e.status == "created").count();
-    let reused = events.iter().filter(|e| e.status == "reused").count();
-    let deleted = events.iter().filter(|e| e.status == "deleted").count();
+    let created = events.iter().filter(|e| e.status == crate::outcome::Outcome::Created).count();
+    let reused = events.iter().filter(|e| e.status == crate::outcome::Outcome::Reused).count();
+    let deleted = events.iter().filter(|e| e.status == crate::outcome::Outcome::Deleted).count();
     let st = host.state();
     if g.json {
         let out = json!({

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, AwsOptions};
 use crate::error::{Error, Kind, Result};
+use crate::outcome::Outcome;
 use crate::settings::Settings;
 use crate::state::State;
 
@@ -81,7 +82,7 @@ pub struct Event {
     /// Its ID.
     pub id: String,
     /// created, reused, planned, deleted, …
-    pub status: String,
+    pub status: Outcome,
 }
 
 /// How output is printed.
@@ -279,7 +280,7 @@ impl Host {
     }
 
     /// Records what happened to a resource.
-    pub fn event(&self, kind: &str, id: &str, status: &str) {
+    pub fn event(&self, kind: &str, id: &str, status: Outcome) {
         if self.output.verbose {
             eprintln!("  {status} {kind} {id}");
         }
@@ -287,7 +288,7 @@ impl Host {
             e.push(Event {
                 kind: kind.into(),
                 id: id.into(),
-                status: status.into(),
+                status,
             });
         }
     }

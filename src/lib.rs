@@ -25,6 +25,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod local;
 pub mod net;
+pub mod outcome;
 pub mod pki;
 pub mod pki_cluster;
 pub mod preflight;

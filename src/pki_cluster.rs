@@ -122,22 +122,12 @@ pub struct Node {
     pub private_dns: String,
 }
 
-/// The domain of EC2 private DNS names in a region: `ec2.internal` in
-/// us-east-1, `<region>.compute.internal` elsewhere.
-pub fn internal_domain(region: &str) -> String {
-    if region == "us-east-1" {
-        "ec2.internal".to_string()
-    } else {
-        format!("{region}.compute.internal")
-    }
-}
-
 /// The cluster's nodes: those compute.rhai recorded in state (`nodes`), or,
 /// when there are none (offline, plan, before compute), the lesson's layout
 /// from the settings: master i at host 10+i and worker i at host 20+i of
 /// `subnet_cidr`, public IPs unknown. Sorted masters first, by index.
 pub fn nodes(settings: &Settings, state_nodes: Option<&Value>) -> Result<Vec<Node>> {
-    let domain = internal_domain(&settings.str("region"));
+    let domain = crate::aws::internal_domain(&settings.str("region"));
     let mut out = Vec::new();
     match state_nodes.and_then(Value::as_object) {
         Some(map) if !map.is_empty() => {

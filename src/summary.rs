@@ -3,6 +3,7 @@
 //! nodes, and the commands to run next.  Printed on stderr, coloured only
 //! on a terminal without `NO_COLOR`.
 
+use crate::outcome::Outcome;
 use std::path::Path;
 
 use serde_json::Value;
@@ -52,8 +53,12 @@ pub fn nodes(state: &State) -> Vec<NodeLine> {
 /// The summary's lines (without colour codes when `paint` is off).
 pub fn lines(host: &Host, state: &State, paint: Paint) -> Vec<String> {
     let events = host.events();
-    let count = |s: &str| events.iter().filter(|e| e.status == s).count();
-    let (created, reused, deleted) = (count("created"), count("reused"), count("deleted"));
+    let count = |o: Outcome| events.iter().filter(|e| e.status == o).count();
+    let (created, reused, deleted) = (
+        count(Outcome::Created),
+        count(Outcome::Reused),
+        count(Outcome::Deleted),
+    );
     let what = if deleted > 0 {
         format!("{deleted} deleted")
     } else {

@@ -298,6 +298,13 @@ pub mod ec2_api {
             .map_err(|e| fail(&ctx, e))
     }
 
+    /// The domain of EC2's private DNS names in `region`: `ec2.internal`
+    /// in us-east-1, `<region>.compute.internal` elsewhere (a node's
+    /// private DNS name is `<host name>.<this>`).
+    pub fn internal_domain(region: &str) -> String {
+        crate::aws::internal_domain(region)
+    }
+
     /// A pinned image by its AMI ID (`ami-…`); fails clearly if it does not
     /// exist in the region.
     #[rhai_fn(return_raw)]

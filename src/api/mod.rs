@@ -49,7 +49,7 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_fn("to_string", |e: &mut Error| e.message.clone());
     engine.register_global_module(rhai::exported_module!(core::core_api).into());
     engine.register_static_module("cidr", rhai::exported_module!(cidr::cidr_api).into());
-    engine.register_static_module("state", rhai::exported_module!(state::state_api).into());
+    engine.register_static_module(state::NS, rhai::exported_module!(state::state_api).into());
     engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
     engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
     engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
@@ -78,6 +78,61 @@ pub fn host(ctx: &NativeCallContext) -> Result<Arc<Host>, Box<EvalAltResult>> {
 pub fn fail(ctx: &NativeCallContext, e: Error) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(Dynamic::from(e), ctx.call_position()).into()
 }
+
+/// The script-facing name of the call behind `ctx`, `ns::name`: the
+/// namespace is the binding module's [`namespace!`] constant (the name it
+/// is registered under) and the name is Rhai's own (`fn_name()`), so no
+/// binding writes its name by hand.
+pub fn call_name(ctx: &NativeCallContext, ns: &str) -> String {
+    format!("{ns}::{}", ctx.fn_name())
+}
+
+/// [`fail`], with the message prefixed by the call's name
+/// (`ec2::create_vpc: CreateVpc: …`). Domain code never names script calls;
+/// this is the one place that does.
+pub fn fail_in(ctx: &NativeCallContext, ns: &str, e: Error) -> Box<EvalAltResult> {
+    fail(ctx, e.prefixed(&call_name(ctx, ns)))
+}
+
+/// A script-level argument error naming the call: `ns::name: message`.
+pub fn bad_arg_in(
+    ctx: &NativeCallContext,
+    ns: &str,
+    msg: impl std::fmt::Display,
+) -> Box<EvalAltResult> {
+    fail_in(ctx, ns, Error::script(msg.to_string()))
+}
+
+/// Declares a binding module's namespace, once: `NS` (what `register_all`
+/// registers it as) and the module's `fail` / `bad_arg`, which name the
+/// failing call from `NS` and Rhai's `fn_name()`. Use at the top of
+/// `src/api/<ns>.rs`: `crate::api::namespace!("ec2");`, then
+/// `use super::{fail, bad_arg};` inside the exported module.
+macro_rules! namespace {
+    ($ns:literal) => {
+        /// This module's Rhai namespace: the one name it is registered under.
+        pub const NS: &str = $ns;
+
+        /// A host error as a script error, prefixed with the call's name.
+        #[allow(dead_code)]
+        fn fail(
+            ctx: &rhai::NativeCallContext,
+            e: $crate::error::Error,
+        ) -> Box<rhai::EvalAltResult> {
+            $crate::api::fail_in(ctx, NS, e)
+        }
+
+        /// A bad argument as a script error, prefixed with the call's name.
+        #[allow(dead_code)]
+        fn bad_arg(
+            ctx: &rhai::NativeCallContext,
+            msg: impl std::fmt::Display,
+        ) -> Box<rhai::EvalAltResult> {
+            $crate::api::bad_arg_in(ctx, NS, msg)
+        }
+    };
+}
+pub(crate) use namespace;
 
 /// A script-level argument error: `call: message`.
 pub fn bad_arg(

@@ -509,7 +509,7 @@ fn plan_reason(a: &Action) -> String {
 }
 
 /// The summary status of an action (`created` / `reused`).
-fn event_status(a: &Action) -> &'static str {
+fn event_status(a: &Action) -> crate::outcome::Outcome {
     match a {
         Action::Kept => crate::aws::types::REUSED,
         Action::Created | Action::Reissued(_) => crate::aws::types::CREATED,

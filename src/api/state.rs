@@ -2,9 +2,12 @@
 
 use rhai::plugin::*;
 
+crate::api::namespace!("state");
+
 #[export_module]
 pub mod state_api {
-    use crate::api::{fail, host};
+    use super::fail;
+    use crate::api::host;
     use crate::error::Error;
 
     /// The value recorded under `key`, or `()` if there is none.
@@ -36,7 +39,7 @@ pub mod state_api {
         let v: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|e| {
             fail(
                 &ctx,
-                Error::script(format!("state::set: cannot store this value: {e}")),
+                Error::script(format!("cannot store this value: {e}")),
             )
         })?;
         h.state().set(key, v).map_err(|e| fail(&ctx, e))

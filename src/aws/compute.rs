@@ -319,7 +319,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
         KeyStep::Import | KeyStep::Create => {}
     }
     let (pem, status) = match local {
-        Some((pem, _)) => (pem, "imported"),
+        Some((pem, _)) => (pem, crate::outcome::Outcome::Imported),
         None => {
             if let Some(p) = &host.plan {
                 p.record("ImportKeyPair", "", json!({"KeyName": name, "KeyType": "rsa", "Tags": tags_json(host, name), "PrivateKeyFile": shown}));
@@ -559,10 +559,8 @@ pub fn remember_node(host: &Host, n: &Instance) -> Result<()> {
 fn node_record(host: &Host, n: &Instance) -> serde_json::Value {
     let private_dns = if n.hostname.is_empty() {
         String::new()
-    } else if host.region == "us-east-1" {
-        format!("{}.ec2.internal", n.hostname)
     } else {
-        format!("{}.{}.compute.internal", n.hostname, host.region)
+        format!("{}.{}", n.hostname, super::internal_domain(&host.region))
     };
     json!({
         "instance_id": n.id,
@@ -707,7 +705,7 @@ pub async fn launch_nodes(
                 )
                 .await?;
             }
-            let n = instance_from(&inst, Some(spec), REUSED);
+            let n = instance_from(&inst, Some(spec), REUSED.as_str());
             remember_node(host, &n)?;
             host.event("instance", &n.id, REUSED);
             result[i] = Some(n);
@@ -866,7 +864,7 @@ async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<I
     )
     .await?;
     let inst = &made.into_inner();
-    let n = instance_from(inst, Some(spec), CREATED);
+    let n = instance_from(inst, Some(spec), CREATED.as_str());
     // Record it at once: a crash from here on loses nothing.
     remember_node(host, &n)?;
     host.mark_fresh(&n.id);

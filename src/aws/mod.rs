@@ -60,6 +60,19 @@ pub struct Aws {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
 }
 
+/// The domain of EC2's private DNS names in a region: `ec2.internal` in
+/// us-east-1, `<region>.compute.internal` elsewhere. The one copy of this
+/// rule: the DHCP options' default domain, the nodes' `private_dns` in
+/// state, the certificates' SANs and `stdlib/nodes.rhai` (through
+/// `ec2::internal_domain`) all take it from here.
+pub fn internal_domain(region: &str) -> String {
+    if region == "us-east-1" {
+        "ec2.internal".to_string()
+    } else {
+        format!("{region}.compute.internal")
+    }
+}
+
 /// Whether `url` points at this machine (127.0.0.0/8, ::1 or localhost).
 pub fn is_loopback_url(url: &str) -> bool {
     let rest = url.split("://").nth(1).unwrap_or(url);

@@ -111,7 +111,7 @@ where
         }
         let ec2 = host.aws().await?.ec2.clone();
         if delete_with_retry(host, call, op, || delete(ec2.clone(), id.clone())).await? {
-            host.event(kind, &id, "deleted");
+            host.event(kind, &id, crate::outcome::Outcome::Deleted);
             deleted.push(id);
         }
     }
@@ -181,7 +181,7 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
         }
     }
     for id in &live {
-        host.event("instance", id, "deleted");
+        host.event("instance", id, crate::outcome::Outcome::Deleted);
     }
     // Wait until terminated.
     let start = Instant::now();
@@ -277,7 +277,7 @@ pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
     })
     .await?;
     if done {
-        host.event("key-pair", name, "deleted");
+        host.event("key-pair", name, crate::outcome::Outcome::Deleted);
     }
     Ok(done)
 }
@@ -346,7 +346,7 @@ pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
             let elb = &host.aws().await?.elb;
             match elb.delete_listener().listener_arn(&arn).send().await {
                 Ok(_) => {
-                    host.event("listener", &arn, "deleted");
+                    host.event("listener", &arn, crate::outcome::Outcome::Deleted);
                     deleted.push(arn);
                 }
                 Err(e) if is_gone(code_of(&e).as_deref()) => {}
@@ -391,7 +391,7 @@ pub async fn delete_target_group(host: &Host, name: &str) -> Result<Vec<String>>
         })
         .await?
         {
-            host.event("target-group", &arn, "deleted");
+            host.event("target-group", &arn, crate::outcome::Outcome::Deleted);
             deleted.push(arn);
         }
     }
@@ -452,7 +452,7 @@ pub async fn delete_load_balancer(
             progress.update(&format!("{name} is being deleted"));
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        host.event("load-balancer", &arn, "deleted");
+        host.event("load-balancer", &arn, crate::outcome::Outcome::Deleted);
         deleted.push(arn);
     }
     host.forget("load_balancer_arn")?;
@@ -626,7 +626,7 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
         })
         .await?
         {
-            host.event("route-table", &id, "deleted");
+            host.event("route-table", &id, crate::outcome::Outcome::Deleted);
             deleted.push(id);
         }
     }
@@ -722,7 +722,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
         })
         .await?
         {
-            host.event("internet-gateway", &id, "deleted");
+            host.event("internet-gateway", &id, crate::outcome::Outcome::Deleted);
             deleted.push(id);
         }
     }

@@ -4,12 +4,14 @@
 use rhai::CustomType;
 use serde::Serialize;
 
-/// What happened to a resource in this run.
-pub const CREATED: &str = "created";
+pub use crate::outcome::Outcome;
+
+/// What happened to a resource in this run (see [`Outcome`]).
+pub const CREATED: Outcome = Outcome::Created;
 /// The resource already existed and was reused.
-pub const REUSED: &str = "reused";
+pub const REUSED: Outcome = Outcome::Reused;
 /// Plan mode: the resource would be created.
-pub const PLANNED: &str = "planned";
+pub const PLANNED: Outcome = Outcome::Planned;
 
 /// Gives a custom type (with `Display` and `Serialize`) its Rhai
 /// `to_string`, `to_debug` and `to_json`: use with

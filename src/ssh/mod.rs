@@ -508,7 +508,7 @@ impl<'h> Fleet<'h> {
             if let Ok(files) = &o.result {
                 for f in files {
                     self.host
-                        .event("file", &format!("{}:{}", o.node, f.dest), f.status.as_str());
+                        .event("file", &format!("{}:{}", o.node, f.dest), f.status);
                 }
             }
         }

@@ -61,36 +61,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What happened (or would happen) to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileStatus {
-    /// It did not exist and was written.
-    Created,
-    /// It existed with other content, mode or owner and was fixed.
-    Updated,
-    /// It was already right: not touched.
-    Unchanged,
-    /// Plan mode: it would be uploaded (nothing was contacted).
-    Planned,
-}
-
-impl FileStatus {
-    /// `created`, `updated`, `unchanged` or `planned`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileStatus::Created => "created",
-            FileStatus::Updated => "updated",
-            FileStatus::Unchanged => "unchanged",
-            FileStatus::Planned => "planned",
-        }
-    }
-}
-
-impl fmt::Display for FileStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What happened (or would happen) to one file: created, updated,
+/// unchanged or planned.
+pub use crate::outcome::Outcome as FileStatus;
 
 /// A file as the probe found it on the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
