@@ -356,9 +356,18 @@ pub fn finish(g: &Global, host: &Host) -> Result<()> {
         return Ok(());
     }
     let events = host.events();
-    let created = events.iter().filter(|e| e.status == crate::outcome::Outcome::Created).count();
-    let reused = events.iter().filter(|e| e.status == crate::outcome::Outcome::Reused).count();
-    let deleted = events.iter().filter(|e| e.status == crate::outcome::Outcome::Deleted).count();
+    let created = events
+        .iter()
+        .filter(|e| e.status == crate::outcome::Outcome::Created)
+        .count();
+    let reused = events
+        .iter()
+        .filter(|e| e.status == crate::outcome::Outcome::Reused)
+        .count();
+    let deleted = events
+        .iter()
+        .filter(|e| e.status == crate::outcome::Outcome::Deleted)
+        .count();
     let st = host.state();
     if g.json {
         let out = json!({

@@ -36,12 +36,8 @@ pub mod state_api {
         value: Dynamic,
     ) -> Result<(), Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        let v: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|e| {
-            fail(
-                &ctx,
-                Error::script(format!("cannot store this value: {e}")),
-            )
-        })?;
+        let v: serde_json::Value = rhai::serde::from_dynamic(&value)
+            .map_err(|e| fail(&ctx, Error::script(format!("cannot store this value: {e}"))))?;
         h.state().set(key, v).map_err(|e| fail(&ctx, e))
     }
 

@@ -185,8 +185,14 @@ impl Session {
             ));
         }
         let new: Vec<_> = self.host.events().into_iter().skip(events).collect();
-        let created = new.iter().filter(|e| e.status == crate::outcome::Outcome::Created).count();
-        let reused = new.iter().filter(|e| e.status == crate::outcome::Outcome::Reused).count();
+        let created = new
+            .iter()
+            .filter(|e| e.status == crate::outcome::Outcome::Created)
+            .count();
+        let reused = new
+            .iter()
+            .filter(|e| e.status == crate::outcome::Outcome::Reused)
+            .count();
         Ok(format!("{name}: {created} created, {reused} reused"))
     }
 
