@@ -21,6 +21,7 @@ fn sha256(data: &[u8]) -> Vec<u8> {
         .as_ref()
         .to_vec()
 }
+use super::request::split_hosts;
 use super::{Action, CertRequest, KeyAlgorithm, PkiError, Subject};
 
 /// What a certificate says about itself, as `openssl x509 -text` would show
@@ -373,7 +374,7 @@ fn parse_key(pem: &str, path: &Path) -> Result<KeyPair, PkiError> {
 }
 
 /// `<dir>/<stem>.pem` and `<dir>/<stem>-key.pem`.
-fn pair_paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn pair_paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     (
         dir.join(format!("{stem}.pem")),
         dir.join(format!("{stem}-key.pem")),
@@ -418,47 +419,42 @@ pub fn load_ca(dir: &Path, stem: &str) -> Result<Ca, PkiError> {
 /// "signed by another CA". Every node and kubeconfig must then get the new
 /// files.
 pub fn ensure_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<(Ca, Action), PkiError> {
-    let (cert_path, key_path) = pair_paths(dir, stem);
-    match (cert_path.exists(), key_path.exists()) {
-        (true, true) => Ok((load_ca(dir, stem)?, Action::Kept)),
-        (true, false) => Err(PkiError::IncompleteCa {
-            stem: stem.to_string(),
-            present: cert_path,
-            missing: key_path,
-        }),
-        (false, true) => {
-            // The key is written first: a crash before the certificate
-            // leaves the key alone, and nothing was ever signed by it yet.
-            // Its certificate is made again from that same key.
-            let key_pem = read_text(&key_path)?;
-            let key = parse_key(&key_pem, &key_path)?;
-            let cert_pem = self_signed_ca(stem, req, &key)?;
-            write_public(&cert_path, cert_pem.as_bytes())?;
-            let ca = Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem)?;
-            Ok((
-                ca,
-                Action::Reissued(
-                    "the certificate was missing: made again from the CA's key".into(),
-                ),
-            ))
-        }
-        (false, false) => {
-            // The leaves need keys next and can only be signed once the CA
-            // exists: start their keys on the other cores meanwhile.
-            let others = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
-            let ahead = super::keys::prefetch(req.algorithm, others.min(8));
-            let key = super::keys::make(req.algorithm).map_err(key_error(stem, req.algorithm))?;
-            drop(ahead);
-            let cert_pem = self_signed_ca(stem, req, &key)?;
-            let key_pem = key.serialize_pem();
-            // Key first: a crash between the two writes leaves the key,
-            // whose certificate the next run makes again (above).
-            write_secret(&key_path, key_pem.as_bytes())?;
-            write_public(&cert_path, cert_pem.as_bytes())?;
-            let ca = Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem)?;
-            Ok((ca, Action::Created))
-        }
+    match plan_ca(dir, stem)? {
+        (Some(ca), action) => Ok((ca, action)),
+        (None, action) => Ok((make_ca(dir, stem, req)?, action)),
     }
+}
+
+/// Why a CA whose key survived gets its certificate back.
+const REMADE: &str = "the certificate was missing: made again from the CA's key";
+
+/// Makes the CA's missing files: its certificate from its key if the key
+/// exists, else both (key first).
+pub(crate) fn make_ca(dir: &Path, stem: &str, req: &CertRequest) -> Result<Ca, PkiError> {
+    let (cert_path, key_path) = pair_paths(dir, stem);
+    if key_path.exists() {
+        // The key is written first: a crash before the certificate
+        // leaves the key alone, and nothing was ever signed by it yet.
+        // Its certificate is made again from that same key.
+        let key_pem = read_text(&key_path)?;
+        let key = parse_key(&key_pem, &key_path)?;
+        let cert_pem = self_signed_ca(stem, req, &key)?;
+        write_public(&cert_path, cert_pem.as_bytes())?;
+        return Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem);
+    }
+    // The leaves need keys next and can only be signed once the CA
+    // exists: start their keys on the other cores meanwhile.
+    let others = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+    let ahead = super::keys::prefetch(req.algorithm, others.min(8));
+    let key = super::keys::make(req.algorithm).map_err(key_error(stem, req.algorithm))?;
+    drop(ahead);
+    let cert_pem = self_signed_ca(stem, req, &key)?;
+    let key_pem = key.serialize_pem();
+    // Key first: a crash between the two writes leaves the key,
+    // whose certificate the next run makes again (above).
+    write_secret(&key_path, key_pem.as_bytes())?;
+    write_public(&cert_path, cert_pem.as_bytes())?;
+    Ca::from_pems(stem, cert_path, key_path, cert_pem, &key_pem)
 }
 
 /// A self-signed CA certificate for `req` on `key` (basic constraints
@@ -504,12 +500,11 @@ pub fn ensure_leaf(
     req: &CertRequest,
     renew_within_days: u32,
 ) -> Result<(CertInfo, Action), PkiError> {
-    let (cert_path, key_path) = pair_paths(dir, stem);
     let action = match plan_leaf(dir, stem, ca, req, renew_within_days)? {
         (Some(info), _) => return Ok((info, Action::Kept)),
         (None, action) => action,
     };
-    let info = issue_leaf(stem, &cert_path, &key_path, ca, req)?;
+    let info = issue_leaf(dir, stem, ca, req)?;
     Ok((info, action))
 }
 
@@ -549,24 +544,46 @@ pub fn ensure_leaves(
     renew_within_days: u32,
     threads: usize,
 ) -> Vec<Result<(CertInfo, Action), PkiError>> {
+    in_parallel(requests, threads, |(stem, req)| {
+        ensure_leaf(dir, stem, ca, req, renew_within_days)
+    })
+    .into_iter()
+    .zip(requests)
+    .map(|(r, (stem, _))| {
+        r.unwrap_or_else(|| {
+            Err(PkiError::Issue {
+                stem: stem.clone(),
+                reason: "the worker thread issuing it failed".to_string(),
+            })
+        })
+    })
+    .collect()
+}
+
+/// `f` over `items` on up to `threads` threads (this one included),
+/// results in the order of `items`; `None` where a thread failed.
+pub(crate) fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
-    type Slot = Mutex<Option<Result<(CertInfo, Action), PkiError>>>;
-    let results: Vec<Slot> = requests.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::SeqCst);
-            let Some((stem, req)) = requests.get(i) else {
+            let Some(item) = items.get(i) else {
                 break;
             };
-            let r = ensure_leaf(dir, stem, ca, req, renew_within_days);
+            let r = f(item);
             if let Ok(mut slot) = results[i].lock() {
                 *slot = Some(r);
             }
         }
     };
-    let threads = threads.clamp(1, requests.len().max(1));
+    let threads = threads.clamp(1, items.len().max(1));
     std::thread::scope(|s| {
         for _ in 1..threads {
             s.spawn(work);
@@ -575,27 +592,22 @@ pub fn ensure_leaves(
     });
     results
         .into_iter()
-        .zip(requests)
-        .map(|(slot, (stem, _))| {
-            slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(PkiError::Issue {
-                    stem: stem.clone(),
-                    reason: "the worker thread issuing it failed".to_string(),
-                })
-            })
-        })
+        .map(|slot| slot.into_inner().ok().flatten())
         .collect()
 }
 
-/// What [`ensure_ca`] would do, without writing anything (plan mode):
-/// `Some(ca)` when both files exist and would be kept, `None` when a new CA
-/// would be made; the same errors as [`ensure_ca`] otherwise.
-pub fn plan_ca(dir: &Path, stem: &str) -> Result<Option<Ca>, PkiError> {
+/// What [`ensure_ca`] would do, without writing anything (plan mode), and
+/// the one decision it acts on: `(Some(ca), Action::Kept)` when both files
+/// exist; `(None, Action::Reissued(..))` when only the key does (its
+/// certificate is made again from it); `(None, Action::Created)` when
+/// neither does; [`PkiError::IncompleteCa`] for a certificate without its
+/// key.
+pub fn plan_ca(dir: &Path, stem: &str) -> Result<(Option<Ca>, Action), PkiError> {
     let (cert_path, key_path) = pair_paths(dir, stem);
     match (cert_path.exists(), key_path.exists()) {
-        (true, true) => Ok(Some(load_ca(dir, stem)?)),
-        // No certificate yet (with or without its key): one would be made.
-        (false, _) => Ok(None),
+        (true, true) => Ok((Some(load_ca(dir, stem)?), Action::Kept)),
+        (false, true) => Ok((None, Action::Reissued(REMADE.into()))),
+        (false, false) => Ok((None, Action::Created)),
         (true, false) => Err(PkiError::IncompleteCa {
             stem: stem.to_string(),
             present: cert_path,
@@ -817,13 +829,16 @@ fn opt_quoted(v: &Option<String>) -> String {
     }
 }
 
-fn issue_leaf(
+/// Issues `<dir>/<stem>.pem` with a new key `<dir>/<stem>-key.pem` for
+/// `req`, signed by `ca` (see [`ensure_leaf`] for its profile).
+pub(crate) fn issue_leaf(
+    dir: &Path,
     stem: &str,
-    cert_path: &Path,
-    key_path: &Path,
     ca: &Ca,
     req: &CertRequest,
 ) -> Result<CertInfo, PkiError> {
+    let (cert_path, key_path) = pair_paths(dir, stem);
+    let (cert_path, key_path) = (cert_path.as_path(), key_path.as_path());
     let issue_err = |e: rcgen::Error| PkiError::Issue {
         stem: stem.to_string(),
         reason: e.to_string(),
@@ -926,38 +941,6 @@ fn distinguished_name(s: &Subject) -> DistinguishedName {
     dn
 }
 
-/// Splits cfssl-style `hosts` into DNS names and IP addresses, dropping
-/// duplicates and keeping the first-seen order. Entries are trimmed; an
-/// empty entry or one with blanks or non-ASCII characters is an error.
-pub(crate) fn split_hosts(
-    stem: &str,
-    hosts: &[String],
-) -> Result<(Vec<String>, Vec<IpAddr>), PkiError> {
-    let mut dns: Vec<String> = Vec::new();
-    let mut ips: Vec<IpAddr> = Vec::new();
-    for raw in hosts {
-        let host = raw.trim();
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
-        } else if host.is_empty()
-            || !host.is_ascii()
-            || host
-                .chars()
-                .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-        {
-            return Err(PkiError::InvalidHost {
-                stem: stem.to_string(),
-                host: raw.clone(),
-            });
-        } else if !dns.iter().any(|d| d == host) {
-            dns.push(host.to_string());
-        }
-    }
-    Ok((dns, ips))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -993,31 +976,6 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn split_hosts_separates_ips_from_names() {
-        let hosts: Vec<String> = [
-            "10.32.0.1",
-            "kubernetes.default",
-            " 127.0.0.1 ",
-            "::1",
-            "kubernetes.default",
-            "10.32.0.1",
-            "*.example.com",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let (dns, ips) = split_hosts("x", &hosts).unwrap();
-        assert_eq!(dns, vec!["kubernetes.default", "*.example.com"]);
-        let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-        assert_eq!(ips, vec!["10.32.0.1", "127.0.0.1", "::1"]);
-
-        for bad in ["", "two words", "näme"] {
-            let err = split_hosts("apiserver", &[bad.to_string()]).unwrap_err();
-            assert!(err.to_string().contains("certificate `apiserver`"), "{err}");
-        }
     }
 
     #[test]
@@ -1112,7 +1070,7 @@ mod tests {
             ensure_leaf(dir.path(), "admin", &ca, &req("admin", &[]), 30).unwrap();
         assert_eq!(action, Action::Kept);
         assert_eq!(again.fingerprint_sha256, leaf.fingerprint_sha256);
-        assert!(plan_ca(dir.path(), "ca").unwrap().is_some());
+        assert!(plan_ca(dir.path(), "ca").unwrap().0.is_some());
     }
 
     #[test]
@@ -1303,9 +1261,9 @@ mod tests {
     fn plan_functions_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        assert!(plan_ca(d, "ca").unwrap().is_none());
+        assert!(plan_ca(d, "ca").unwrap().0.is_none());
         let (ca, _) = ensure_ca(d, "ca", &ca_req()).unwrap();
-        let planned = plan_ca(d, "ca").unwrap().unwrap();
+        let planned = plan_ca(d, "ca").unwrap().0.unwrap();
         assert_eq!(planned.info(), ca.info());
 
         let r = req("admin", &["10.0.0.1"]);
