@@ -26,6 +26,8 @@ use crate::pki::{
 };
 use crate::pki_cluster;
 
+crate::api::namespace!("pki");
+
 /// The PKI directory, checked for symbolic links.
 fn safe_dir(h: &Host) -> Result<std::path::PathBuf, Error> {
     pki_cluster::confined_dir(h.state().dir()).map_err(|e| Error::new(Kind::Pki, e))
@@ -121,25 +123,21 @@ fn record<T>(h: &Host, done: Done<T>) -> T {
     done.value
 }
 
-/// A PKI failure as a script error, prefixed with the call.
-fn pki_fail(ctx: &NativeCallContext, call: &str, e: impl Into<Error>) -> Box<EvalAltResult> {
-    crate::api::fail(ctx, e.into().prefixed(call))
-}
-
 /// What to do about a CA that cannot be used.
 const CA_HELP: &str = "a CA is never replaced implicitly: every certificate and kubeconfig \
     trusts it. Restore its files, or move both <stem>.pem and <stem>-key.pem away to make a \
     new CA on the next run (every certificate and kubeconfig is then re-issued)";
 
-/// A CA failure as a script error, with [`CA_HELP`].
-fn ca_fail(ctx: &NativeCallContext, call: &str, e: PkiError) -> Box<EvalAltResult> {
-    crate::api::fail(ctx, Error::from(e).prefixed(call).with_help(CA_HELP))
+/// A CA failure as a script error naming the call, with [`CA_HELP`].
+fn ca_fail(ctx: &NativeCallContext, e: PkiError) -> Box<EvalAltResult> {
+    fail(ctx, Error::from(e).with_help(CA_HELP))
 }
 
 #[export_module]
 pub mod pki_api {
     use super::*;
-    use crate::api::{bad_arg, fail, host};
+    use super::{bad_arg, fail};
+    use crate::api::host;
 
     /// Finds or creates the cluster's certificate authority `<stem>.pem` +
     /// `<stem>-key.pem` (the lesson's `cfssl gencert -initca`). `request` is
@@ -154,12 +152,11 @@ pub mod pki_api {
         stem: &str,
         request: Map,
     ) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::ca";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
-        let req = super::request(&h, &request, true).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        let req = super::request(&h, &request, true).map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let done = dir.ca(stem, &req).map_err(|e| ca_fail(&ctx, CALL, e))?;
+        let done = dir.ca(stem, &req).map_err(|e| ca_fail(&ctx, e))?;
         Ok(record(&h, done))
     }
 
@@ -168,10 +165,9 @@ pub mod pki_api {
     /// its key does not match.
     #[rhai_fn(return_raw)]
     pub fn load_ca(ctx: NativeCallContext, stem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::load_ca";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
         let dir = safe_dir(&*host(&ctx)?).map_err(|e| fail(&ctx, e))?;
-        Cert::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))
+        Cert::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, e))
     }
 
     /// Finds or issues the leaf certificate `<stem>.pem` + `<stem>-key.pem`
@@ -192,15 +188,14 @@ pub mod pki_api {
         stem: &str,
         request: Map,
     ) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::cert";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
-        let signer = ca.signer_for(stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
+        let signer = ca.signer_for(stem).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
-        let req = super::request(&h, &request, false).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        let req = super::request(&h, &request, false).map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
         let done = dir
             .leaf(signer, stem, &req)
-            .map_err(|e| pki_fail(&ctx, CALL, e))?;
+            .map_err(|e| fail(&ctx, e.into()))?;
         Ok(record(&h, done))
     }
 
@@ -215,12 +210,11 @@ pub mod pki_api {
         ca: Cert,
         requests: Array,
     ) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "pki::certs";
         let h = host(&ctx)?;
         let mut parsed: Vec<(String, CertRequest)> = Vec::new();
         let mut signer = None;
         for (i, d) in requests.into_iter().enumerate() {
-            let bad = |e: String| bad_arg(&ctx, CALL, format!("requests[{i}]{e}"));
+            let bad = |e: String| bad_arg(&ctx, format!("requests[{i}]{e}"));
             let Some(m) = d.clone().try_cast::<Map>() else {
                 return Err(bad(format!(
                     " must be a map like #{{ stem: \"admin\", cn: \"admin\" }}, got {}",
@@ -257,7 +251,7 @@ pub mod pki_api {
             }
         }
         match first_err {
-            Some(e) => Err(pki_fail(&ctx, CALL, e)),
+            Some(e) => Err(fail(&ctx, e.into())),
             None => Ok(out),
         }
     }
@@ -266,17 +260,16 @@ pub mod pki_api {
     /// the facts of its key file; it cannot sign (see `pki::load_ca`).
     #[rhai_fn(return_raw)]
     pub fn load(ctx: NativeCallContext, stem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::load";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
         let dir = safe_dir(&*host(&ctx)?).map_err(|e| fail(&ctx, e))?;
-        Cert::load(&dir, stem).map_err(|e| pki_fail(&ctx, CALL, e))
+        Cert::load(&dir, stem).map_err(|e| fail(&ctx, e.into()))
     }
 
     /// Says what a PEM certificate (text, e.g. from a node) contains, as
     /// `openssl x509 -noout -text` would.
     #[rhai_fn(return_raw)]
     pub fn inspect(ctx: NativeCallContext, pem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        Cert::inspect(pem).map_err(|e| pki_fail(&ctx, "pki::inspect", e))
+        Cert::inspect(pem).map_err(|e| fail(&ctx, e.into()))
     }
 
     /// Writes the kubeconfig `<name>.kubeconfig` (mode 0600) like the
@@ -293,8 +286,7 @@ pub mod pki_api {
         cert: Cert,
         server: &str,
     ) -> Result<Kubeconfig, Box<EvalAltResult>> {
-        const CALL: &str = "pki::kubeconfig";
-        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
         let r = KubeconfigRequest {
             name,
@@ -303,9 +295,9 @@ pub mod pki_api {
             ca: &ca,
             client: &cert,
         };
-        r.check().map_err(|e| bad_arg(&ctx, CALL, e))?;
+        r.check().map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let done = dir.kubeconfig(&r).map_err(|e| pki_fail(&ctx, CALL, e))?;
+        let done = dir.kubeconfig(&r).map_err(|e| fail(&ctx, e.into()))?;
         Ok(record(&h, done))
     }
 
@@ -319,13 +311,12 @@ pub mod pki_api {
         ctx: NativeCallContext,
         name: &str,
     ) -> Result<EncryptionConfig, Box<EvalAltResult>> {
-        const CALL: &str = "pki::encryption_config";
-        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
         let done = dir
             .encryption_config(name)
-            .map_err(|e| pki_fail(&ctx, CALL, e))?;
+            .map_err(|e| fail(&ctx, e.into()))?;
         Ok(record(&h, done))
     }
 
@@ -337,8 +328,7 @@ pub mod pki_api {
     pub fn public_address(ctx: NativeCallContext) -> Result<String, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let st = h.state();
-        pki_cluster::public_address(&h.settings, &st)
-            .map_err(|e| fail(&ctx, e.prefixed("pki::public_address")))
+        pki_cluster::public_address(&h.settings, &st).map_err(|e| fail(&ctx, e))
     }
 
     /// The cluster's PKI directory, `<state-dir>/<cluster>/pki`.
@@ -355,11 +345,10 @@ pub mod pki_api {
     /// every problem found, one line each.
     #[rhai_fn(return_raw)]
     pub fn check(ctx: NativeCallContext) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "pki::check";
         let h = host(&ctx)?;
         let report = {
             let st = h.state();
-            pki_cluster::run_check(&h.settings, &st).map_err(|e| pki_fail(&ctx, CALL, e))?
+            pki_cluster::run_check(&h.settings, &st).map_err(|e| fail(&ctx, e))?
         };
         let v = json!({
             "ok": report.ok(),
@@ -368,6 +357,6 @@ pub mod pki_api {
         });
         rhai::serde::to_dynamic(v)?
             .try_cast::<Map>()
-            .ok_or_else(|| fail(&ctx, Error::script(format!("{CALL}: report is not a map"))))
+            .ok_or_else(|| fail(&ctx, Error::script("report is not a map")))
     }
 }
