@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::cert::{in_parallel, issue_leaf, make_ca, pair_paths};
+use super::ca::make_ca;
+use super::info::pair_paths;
+use super::leaf::in_parallel;
 use super::types::{Cert, EncryptionConfig, Kubeconfig, PrivateKey, Signer};
 use super::{
     Action, CertRequest, KeyAlgorithm, KubeconfigSpec, PkiError, create_encryption_config,
@@ -300,7 +302,7 @@ impl PkiDir {
         let (issuer, info) = match (signer, kept, &decision) {
             (_, Some(info), _) => ("", Some(info)),
             (Signer::Ca(ca), None, Decision::Done(_)) => {
-                ("", Some(issue_leaf(&self.dir, stem, ca, req)?))
+                ("", Some(ca.issue(&self.dir, stem, req)?))
             }
             (Signer::Ca(ca), None, _) => (ca.info().subject_cn.as_str(), None),
             (Signer::Planned(cn), None, _) => (cn, None),

@@ -24,13 +24,16 @@
 //! function here prints or logs key material, and no [`PkiError`] message
 //! contains any.
 
-mod cert;
+mod ca;
 mod check;
 mod encryption;
 mod ensure;
 mod files;
+mod info;
+mod issue;
 mod keys;
 mod kubeconfig;
+mod leaf;
 mod request;
 mod types;
 
@@ -38,10 +41,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use cert::{
-    Ca, CertInfo, KeyFacts, ensure_ca, ensure_leaf, ensure_leaves, inspect_pem, load_ca, load_cert,
-    plan_ca, plan_leaf, preview,
-};
+pub use ca::{Ca, ensure_ca, load_ca, plan_ca};
 pub use check::{CheckReport, CheckRow, CheckSpec, KubeletExpect, check};
 pub(crate) use encryption::create_encryption_config;
 pub use encryption::{
@@ -50,7 +50,10 @@ pub use encryption::{
 pub use ensure::{Decision, Done, KubeconfigRequest, Mode, PkiDir, PlannedWrite, batch_threads};
 pub(crate) use files::file_mode;
 pub use files::{write_public, write_secret};
+pub use info::{CertInfo, KeyFacts, inspect_pem, load_cert};
+pub use issue::preview;
 pub use kubeconfig::{KubeconfigSpec, ensure_kubeconfig, kubeconfig_yaml, plan_kubeconfig};
+pub use leaf::{ensure_leaf, ensure_leaves, plan_leaf};
 pub use request::{CertRequest, RequestDefaults, RequestFields, Subject, Usages};
 pub use types::{Cert, EncryptionConfig, Kubeconfig, PrivateKey, Signer};
 
@@ -232,6 +235,9 @@ impl fmt::Display for Action {
         }
     }
 }
+
+#[cfg(test)]
+mod fixtures;
 
 #[cfg(test)]
 mod tests {
