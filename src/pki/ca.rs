@@ -307,6 +307,11 @@ mod tests {
         // A leaf signed before the crash stays valid under the re-made certificate.
         let (leaf, _) = ensure_leaf(dir.path(), "admin", &first, &req("admin", &[]), 30).unwrap();
         fs::remove_file(dir.path().join("ca.pem")).unwrap();
+        // Plan mode's decision is the one ensure_ca acts on.
+        let (none, planned) = plan_ca(dir.path(), "ca").unwrap();
+        assert!(none.is_none());
+        assert_eq!(planned, Action::Reissued(REMADE.into()));
+        assert!(!dir.path().join("ca.pem").exists());
         let (ca, action) = ensure_ca(dir.path(), "ca", &ca_req()).unwrap();
         assert!(
             matches!(&action, Action::Reissued(why) if why.contains("made again from the CA's key")),

@@ -54,7 +54,7 @@ pub struct CertInfo {
     /// Extended key usage includes TLS client authentication.
     pub client_auth: bool,
     /// The subject key's algorithm: `rsa-2048`, `ecdsa-p256`, ... as
-    /// [`KeyAlgorithm`] names it, or a description for others.
+    /// [`super::KeyAlgorithm`] names it, or a description for others.
     pub key_algorithm: String,
 }
 

@@ -375,3 +375,89 @@ impl std::fmt::Display for EncryptionConfig {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{ca_req, req};
+    use super::super::{ensure_ca, ensure_leaf};
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn only_a_ca_of_this_pki_signs_and_never_over_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ca = Cert::load_ca(d, "ca").map(|_| ()).unwrap_err();
+        assert!(ca.to_string().contains("does not exist"), "{ca}");
+        ensure_ca(d, "ca", &ca_req()).unwrap();
+        let ca = Cert::load_ca(d, "ca").unwrap();
+        assert_eq!(ca.status, "loaded");
+        assert!(matches!(ca.signer_for("admin"), Ok(Signer::Ca(_))));
+        assert_eq!(
+            ca.signer_for("ca").unwrap_err(),
+            "stem `ca` is the CA's own: a leaf would overwrite the CA"
+        );
+        // The same CA loaded as a plain certificate, or inspected: no key, no signing.
+        for c in [
+            Cert::load(d, "ca").unwrap(),
+            Cert::inspect(&ca.pem).unwrap(),
+        ] {
+            let err = c.signer_for("admin").unwrap_err();
+            assert!(err.contains("cannot sign: pass the CA"), "{err}");
+        }
+        ensure_leaf(d, "admin", ca_signer(&ca), &req("admin", &[]), 30).unwrap();
+        let leaf = Cert::load(d, "admin").unwrap();
+        assert!(
+            leaf.signer_for("x")
+                .unwrap_err()
+                .contains("`admin` cannot sign")
+        );
+    }
+
+    fn ca_signer(c: &Cert) -> &Ca {
+        match c.signer_for("-") {
+            Ok(Signer::Ca(ca)) => ca,
+            other => panic!("not a CA: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_show_facts_never_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        ensure_ca(d, "ca", &ca_req()).unwrap();
+        let ca = Cert::load_ca(d, "ca").unwrap();
+        ensure_leaf(
+            d,
+            "web",
+            ca_signer(&ca),
+            &req("web", &["10.0.0.1", "web.local"]),
+            30,
+        )
+        .unwrap();
+        let c = Cert::load(d, "web").unwrap();
+        assert_eq!(c.pem, fs::read_to_string(d.join("web.pem")).unwrap());
+        assert_eq!((c.key.mode.as_str(), c.key.matches_cert), ("0600", true));
+        assert_eq!(c.sans, vec!["web.local", "10.0.0.1"]);
+        let shown = format!("{c} {} {}", c.key, serde_json::to_string(&c).unwrap());
+        assert!(shown.contains("Cert web: CN=web, SANs [web.local, 10.0.0.1], ecdsa-p256"));
+        assert!(shown.contains("(ecdsa-p256, mode 0600, matches its certificate)"));
+        let key = fs::read_to_string(d.join("web-key.pem")).unwrap();
+        assert!(!shown.contains("PRIVATE KEY") && !shown.contains(key.lines().nth(1).unwrap()));
+        assert!(
+            !shown.contains("BEGIN CERTIFICATE"),
+            "the JSON leaves the PEM out"
+        );
+
+        // A key that is gone or foreign is said so, never hidden.
+        fs::remove_file(d.join("web-key.pem")).unwrap();
+        let c = Cert::load(d, "web").unwrap();
+        assert_eq!((c.key.mode.as_str(), c.key.matches_cert), ("-", false));
+        assert!(c.key.to_string().contains("does NOT match"));
+        let seen = Cert::inspect(&c.pem).unwrap();
+        assert_eq!((seen.file.as_str(), seen.key.file.as_str()), ("", ""));
+        assert_eq!(seen.status, "inspected");
+        assert_eq!(seen.fingerprint, c.fingerprint);
+        assert!(seen.on_disk());
+    }
+}
