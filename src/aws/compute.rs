@@ -31,7 +31,6 @@ pub const NODE_TAG: &str = "groundup:node";
 /// Finds the newest image owned by `owner` whose name matches the first
 /// pattern (in order) that matches anything; x86_64, EBS root. One call.
 pub async fn find_image(host: &Host, owner: &str, patterns: &[String]) -> Result<Image> {
-    const CALL: &str = "ec2::find_image";
     if !host.can_read() {
         let id = host
             .plan
@@ -65,7 +64,7 @@ pub async fn find_image(host: &Host, owner: &str, patterns: &[String]) -> Result
         .filters(filter("root-device-type", "ebs"))
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeImages", e))?;
+        .map_err(|e| aws_error("DescribeImages", e))?;
     for p in patterns {
         let mut matching: Vec<_> = out
             .images()
@@ -85,7 +84,7 @@ pub async fn find_image(host: &Host, owner: &str, patterns: &[String]) -> Result
     Err(Error::new(
         Kind::Aws,
         format!(
-            "{CALL}: no image owned by {owner} (x86_64, EBS) in {} matches any of: {}",
+            "no image owned by {owner} (x86_64, EBS) in {} matches any of: {}",
             host.region,
             patterns.join(", ")
         ),
@@ -95,7 +94,6 @@ pub async fn find_image(host: &Host, owner: &str, patterns: &[String]) -> Result
 
 /// Looks up a pinned image by ID (fails clearly if it does not exist).
 pub async fn get_image(host: &Host, id: &str) -> Result<Image> {
-    const CALL: &str = "ec2::get_image";
     if !host.can_read() {
         return Ok(Image {
             id: id.into(),
@@ -110,10 +108,9 @@ pub async fn get_image(host: &Host, id: &str) -> Result<Image> {
         .image_ids(id)
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeImages", e))?;
+        .map_err(|e| aws_error("DescribeImages", e))?;
     let Some(i) = out.images().first() else {
         return Err(Error::aws(
-            CALL,
             "DescribeImages",
             "InvalidAMIID.NotFound",
             &format!("image {id} does not exist in {}", host.region),
@@ -250,7 +247,7 @@ async fn aws_key_fingerprint(host: &Host, name: &str) -> Result<Option<String>> 
             .first()
             .map(|k| k.key_fingerprint().unwrap_or_default().to_string())),
         Err(e) if code_of(&e).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(None),
-        Err(e) => Err(aws_error("ec2::create_key_pair", "DescribeKeyPairs", e)),
+        Err(e) => Err(aws_error("DescribeKeyPairs", e)),
     }
 }
 
@@ -263,7 +260,6 @@ async fn aws_key_fingerprint(host: &Host, name: &str) -> Result<Option<String>> 
 /// import whose answer was lost is confirmed by a look-up comparing the
 /// fingerprint, then or on the next run.
 pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
-    const CALL: &str = "ec2::create_key_pair";
     let path = key_path(host, name);
     let shown = path.display().to_string();
     let file_exists = path.exists();
@@ -280,7 +276,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
         });
     }
     let bad_file = |why: String| {
-        Error::new(Kind::Io, format!("{CALL}: {shown}: {why}"))
+        Error::new(Kind::Io, format!("{shown}: {why}"))
             .with_help("move the file away to let groundup create a new key pair")
     };
     let local = if file_exists {
@@ -340,9 +336,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
             let private_pem = match host.take_ssh_key() {
                 Some(pem) => pem,
                 None => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-                    .map_err(|e| {
-                        Error::new(Kind::Io, format!("{CALL}: cannot generate an RSA key: {e}"))
-                    })?
+                    .map_err(|e| Error::new(Kind::Io, format!("cannot generate an RSA key: {e}")))?
                     .serialize_pem(),
             };
             write_private_key(&path, private_pem.as_bytes())?;
@@ -381,7 +375,7 @@ pub async fn ensure_key_pair(host: &Host, name: &str) -> Result<KeyPair> {
                 .config_override(ec2_no_retry())
                 .send()
                 .await
-                .map_err(|e| failed(CALL, "ImportKeyPair", e))?;
+                .map_err(|e| failed("ImportKeyPair", e))?;
             Ok(out.key_fingerprint().unwrap_or_default().to_string())
         },
         || aws_key_fingerprint(host, name),
@@ -404,7 +398,7 @@ fn key_mismatch(name: &str, shown: &str, file_fp: &str, aws_fp: &str) -> Error {
     Error::new(
         Kind::Aws,
         format!(
-            "ec2::create_key_pair: key pair `{name}` in AWS (fingerprint {aws_fp}) is not the key in {shown} (fingerprint {file_fp})"
+            "key pair `{name}` in AWS (fingerprint {aws_fp}) is not the key in {shown} (fingerprint {file_fp})"
         ),
     )
     .with_help(format!(
@@ -415,7 +409,7 @@ fn key_mismatch(name: &str, shown: &str, file_fp: &str, aws_fp: &str) -> Error {
 fn key_without_file(name: &str, shown: &str) -> Error {
     Error::new(
         Kind::Aws,
-        format!("ec2::create_key_pair: key pair `{name}` exists in AWS but its private key file {shown} is missing"),
+        format!("key pair `{name}` exists in AWS but its private key file {shown} is missing"),
     )
     .with_help(format!(
         "AWS hands out a private key only once. Restore the file, or delete the key pair (`aws ec2 delete-key-pair --key-name {name}`, or `groundup down`) so groundup makes a new one"
@@ -581,7 +575,6 @@ pub const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped", 
 /// every page of DescribeInstances.
 pub async fn cluster_instances(
     host: &Host,
-    call: &str,
     states: &[&str],
 ) -> Result<Vec<aws_sdk_ec2::types::Instance>> {
     let ec2 = &host.aws().await?.ec2;
@@ -599,7 +592,7 @@ pub async fn cluster_instances(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws_error(call, "DescribeInstances", e))?;
+        let page = page.map_err(|e| aws_error("DescribeInstances", e))?;
         for r in page.reservations() {
             out.extend(r.instances().iter().cloned());
         }
@@ -613,7 +606,7 @@ pub async fn cluster_instances(
 pub async fn existing_nodes(host: &Host) -> Result<HashMap<String, aws_sdk_ec2::types::Instance>> {
     let running = &LIVE_STATES[..4];
     let mut by_node: HashMap<String, Vec<(String, aws_sdk_ec2::types::Instance)>> = HashMap::new();
-    for i in cluster_instances(host, "ec2::launch_nodes", running).await? {
+    for i in cluster_instances(host, running).await? {
         let node = node_of(&i);
         if !node.is_empty() {
             let id = i.instance_id().unwrap_or_default().to_string();
@@ -675,7 +668,6 @@ pub async fn launch_nodes(
     specs: &[NodeSpec],
     place: &Placement,
 ) -> Result<Vec<Instance>> {
-    const CALL: &str = "ec2::launch_nodes";
     let mut existing = HashMap::new();
     if host.can_read() && !host.is_fresh(&place.subnet_id) {
         existing = existing_nodes(host).await?;
@@ -688,8 +680,7 @@ pub async fn launch_nodes(
             if have_ip != spec.private_ip {
                 return Err(Error::new(
                     Kind::Aws,
-                    format!(
-                        "{CALL}: node {} exists ({}) with private IP {have_ip}, but the runbook wants {}",
+                    format!("node {} exists ({}) with private IP {have_ip}, but the runbook wants {}",
                         spec.name,
                         inst.instance_id().unwrap_or_default(),
                         spec.private_ip
@@ -794,7 +785,7 @@ pub async fn launch_nodes(
 
 async fn set_source_dest_check(host: &Host, id: &str, on: bool) -> Result<()> {
     let ec2 = &host.aws().await?.ec2;
-    super::eventually("ec2::launch_nodes", "ModifyInstanceAttribute", || {
+    super::eventually("ModifyInstanceAttribute", || {
         ec2.modify_instance_attribute()
             .instance_id(id)
             .source_dest_check(AttributeBooleanValue::builder().value(on).build())
@@ -805,7 +796,6 @@ async fn set_source_dest_check(host: &Host, id: &str, on: bool) -> Result<()> {
 }
 
 async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<Instance> {
-    const CALL: &str = "ec2::launch_nodes";
     let ec2 = &host.aws().await?.ec2;
     let mut tags = TagSpecification::builder().resource_type(ResourceType::Instance);
     for (k, v) in host.tags(&format!("{}-{}", host.cluster, spec.name)) {
@@ -842,18 +832,13 @@ async fn launch_one(host: &Host, spec: &NodeSpec, place: &Placement) -> Result<I
                 .send()
                 .await
                 .map_err(|e| {
-                    let (f, e) = failed(CALL, "RunInstances", e);
+                    let (f, e) = failed("RunInstances", e);
                     (f, e.prefixed(&format!("node {}", spec.name)))
                 })?;
             out.instances().first().cloned().ok_or_else(|| {
                 (
                     Failure::Permanent,
-                    Error::aws(
-                        CALL,
-                        "RunInstances",
-                        "EmptyResponse",
-                        "no instance returned",
-                    ),
+                    Error::aws("RunInstances", "EmptyResponse", "no instance returned"),
                 )
             })
         },
@@ -883,7 +868,6 @@ pub async fn wait_running(
     nodes: &[Instance],
     timeout: Duration,
 ) -> Result<Vec<Instance>> {
-    const CALL: &str = "ec2::wait_running";
     if host.planning() || nodes.is_empty() {
         return Ok(nodes.to_vec());
     }
@@ -922,7 +906,7 @@ pub async fn wait_running(
                     Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {
                         break;
                     }
-                    Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
+                    Err(e) => return Err(aws_error("DescribeInstances", e)),
                 }
             }
         }
@@ -979,7 +963,7 @@ pub async fn wait_running(
                 return Err(Error::new(
                     Kind::Aws,
                     format!(
-                        "{CALL}: node {} ({}) is {} instead of starting",
+                        "node {} ({}) is {} instead of starting",
                         n.name,
                         n.id,
                         s.as_str()
@@ -997,7 +981,7 @@ pub async fn wait_running(
             return Err(Error::new(
                 Kind::Aws,
                 format!(
-                    "{CALL}: after {} s these nodes are still not running: {}",
+                    "after {} s these nodes are still not running: {}",
                     timeout.as_secs(),
                     pending.join(", ")
                 ),

@@ -37,9 +37,9 @@ pub fn tag_spec(host: &Host, rt: ResourceType, name: &str) -> TagSpecification {
 
 /// Tags a resource with the standard tags (CreateTags), for endpoints that
 /// ignore tags at creation.
-pub async fn tag_resource(host: &Host, call: &str, id: &str, name: &str) -> Result<()> {
+pub async fn tag_resource(host: &Host, id: &str, name: &str) -> Result<()> {
     let ec2 = &host.aws().await?.ec2;
-    super::eventually(call, "CreateTags", || {
+    super::eventually("CreateTags", || {
         let mut req = ec2.create_tags().resources(id);
         for (k, v) in host.tags(name) {
             req = req.tags(Tag::builder().key(k).value(v).build());
@@ -91,7 +91,6 @@ fn conflict(what: &str, id: &str, have: &str, want: &str, setting: &str) -> Erro
 /// Finds or creates the cluster's VPC with `cidr`, DNS support and DNS host
 /// names enabled (the lesson's `create-vpc` + two `modify-vpc-attribute`).
 pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
-    const CALL: &str = "ec2::create_vpc";
     let name = host.cluster.clone();
     let mut found = None;
     if host.can_read() {
@@ -103,7 +102,7 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
             match ec2.describe_vpcs().vpc_ids(&id).send().await {
                 Ok(out) => found = out.vpcs().first().cloned(),
                 Err(e) if code_of(&e).as_deref() == Some("InvalidVpcID.NotFound") => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeVpcs", e)),
+                Err(e) => return Err(aws_error("DescribeVpcs", e)),
             }
         }
     }
@@ -131,11 +130,11 @@ pub async fn ensure_vpc(host: &Host, cidr: &str) -> Result<Vpc> {
                     .config_override(ec2_no_retry())
                     .send()
                     .await
-                    .map_err(|e| failed(CALL, "CreateVpc", e))?;
+                    .map_err(|e| failed("CreateVpc", e))?;
                 out.vpc().cloned().ok_or_else(|| {
                     (
                         Failure::Permanent,
-                        Error::aws(CALL, "CreateVpc", "EmptyResponse", "no VPC returned"),
+                        Error::aws("CreateVpc", "EmptyResponse", "no VPC returned"),
                     )
                 })
             },
@@ -176,7 +175,7 @@ async fn tagged_vpc(host: &Host) -> Result<Option<aws_sdk_ec2::types::Vpc>> {
         .filters(cluster_filter(host))
         .send()
         .await
-        .map_err(|e| aws_error("ec2::create_vpc", "DescribeVpcs", e))?;
+        .map_err(|e| aws_error("DescribeVpcs", e))?;
     let live: Vec<(String, aws_sdk_ec2::types::Vpc)> = out
         .vpcs()
         .iter()
@@ -189,7 +188,6 @@ async fn tagged_vpc(host: &Host) -> Result<Option<aws_sdk_ec2::types::Vpc>> {
 /// Reuses a found VPC: its CIDR must be the wanted one; DNS support and
 /// host names are turned on if a crash left them off.
 async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Result<Vpc> {
-    const CALL: &str = "ec2::create_vpc";
     let id = v.vpc_id().unwrap_or_default().to_string();
     let have = v.cidr_block().unwrap_or_default().to_string();
     if have != cidr {
@@ -203,7 +201,7 @@ async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Resul
         .attribute(VpcAttributeName::EnableDnsSupport)
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
+        .map_err(|e| aws_error("DescribeVpcAttribute", e))?
         .enable_dns_support()
         .and_then(|a| a.value())
         .unwrap_or(false);
@@ -213,7 +211,7 @@ async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Resul
         .attribute(VpcAttributeName::EnableDnsHostnames)
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeVpcAttribute", e))?
+        .map_err(|e| aws_error("DescribeVpcAttribute", e))?
         .enable_dns_hostnames()
         .and_then(|a| a.value())
         .unwrap_or(false);
@@ -236,7 +234,6 @@ async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Resul
 }
 
 async fn set_dns(host: &Host, vpc_id: &str, support: bool, hostnames: bool) -> Result<()> {
-    const CALL: &str = "ec2::create_vpc";
     let on = AttributeBooleanValue::builder().value(true).build();
     if let Some(plan) = &host.plan {
         let attr = if support {
@@ -252,7 +249,7 @@ async fn set_dns(host: &Host, vpc_id: &str, support: bool, hostnames: bool) -> R
         return Ok(());
     }
     let ec2 = &host.aws().await?.ec2;
-    super::eventually(CALL, "ModifyVpcAttribute", || {
+    super::eventually("ModifyVpcAttribute", || {
         let mut req = ec2.modify_vpc_attribute().vpc_id(vpc_id);
         if support {
             req = req.enable_dns_support(on.clone());
@@ -269,7 +266,6 @@ async fn set_dns(host: &Host, vpc_id: &str, support: bool, hostnames: bool) -> R
 /// Finds or creates the DHCP options set (`domain-name`,
 /// `domain-name-servers=AmazonProvidedDNS`) and associates it with the VPC.
 pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> Result<DhcpOptions> {
-    const CALL: &str = "ec2::create_dhcp_options";
     let servers = "AmazonProvidedDNS";
     let name = host.cluster.clone();
     let mut found: Option<(String, bool)> = None;
@@ -283,7 +279,7 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
         Some((id, tagged)) => {
             status = REUSED;
             if !tagged && !host.planning() {
-                tag_resource(host, CALL, &id, &name).await?;
+                tag_resource(host, &id, &name).await?;
             }
             id
         }
@@ -328,7 +324,7 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
                         .config_override(ec2_no_retry())
                         .send()
                         .await
-                        .map_err(|e| failed(CALL, "CreateDhcpOptions", e))?;
+                        .map_err(|e| failed("CreateDhcpOptions", e))?;
                     let tagged = out
                         .dhcp_options()
                         .is_some_and(|d| !tag_value(d.tags(), CLUSTER_TAG).is_empty());
@@ -348,7 +344,7 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
             host.mark_fresh(&id);
             if !tagged {
                 // Some endpoints (moto) ignore TagSpecifications here: tag it now.
-                tag_resource(host, CALL, &id, &name).await?;
+                tag_resource(host, &id, &name).await?;
             }
             id
         }
@@ -363,7 +359,7 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::eventually(CALL, "AssociateDhcpOptions", || {
+            super::eventually("AssociateDhcpOptions", || {
                 ec2.associate_dhcp_options()
                     .dhcp_options_id(&id)
                     .vpc_id(&vpc.id)
@@ -409,14 +405,13 @@ async fn find_dhcp_options(
     domain_name: &str,
     servers: &str,
 ) -> Result<Option<(String, bool)>> {
-    const CALL: &str = "ec2::create_dhcp_options";
     let ec2 = &host.aws().await?.ec2;
     let out = ec2
         .describe_dhcp_options()
         .filters(cluster_filter(host))
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+        .map_err(|e| aws_error("DescribeDhcpOptions", e))?;
     let matching: Vec<(String, ())> = out
         .dhcp_options()
         .iter()
@@ -430,12 +425,12 @@ async fn find_dhcp_options(
         .describe_dhcp_options()
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+        .map_err(|e| aws_error("DescribeDhcpOptions", e))?;
     let used: std::collections::BTreeSet<String> = ec2
         .describe_vpcs()
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeVpcs", e))?
+        .map_err(|e| aws_error("DescribeVpcs", e))?
         .vpcs()
         .iter()
         .filter_map(|v| v.dhcp_options_id().map(str::to_string))
@@ -457,7 +452,6 @@ async fn find_dhcp_options(
 
 /// Finds or creates the subnet `cidr` in the VPC.
 pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet> {
-    const CALL: &str = "ec2::create_subnet";
     let name = host.cluster.clone();
     if host.can_read()
         && !host.is_fresh(&vpc.id)
@@ -494,11 +488,11 @@ pub async fn ensure_subnet(host: &Host, vpc: &Vpc, cidr: &str) -> Result<Subnet>
                 .config_override(ec2_no_retry())
                 .send()
                 .await
-                .map_err(|e| failed(CALL, "CreateSubnet", e))?;
+                .map_err(|e| failed("CreateSubnet", e))?;
             out.subnet().cloned().ok_or_else(|| {
                 (
                     Failure::Permanent,
-                    Error::aws(CALL, "CreateSubnet", "EmptyResponse", "no subnet returned"),
+                    Error::aws("CreateSubnet", "EmptyResponse", "no subnet returned"),
                 )
             })
         },
@@ -531,7 +525,7 @@ async fn tagged_subnet(host: &Host, vpc_id: &str) -> Result<Option<aws_sdk_ec2::
         .filters(cluster_filter(host))
         .send()
         .await
-        .map_err(|e| aws_error("ec2::create_subnet", "DescribeSubnets", e))?;
+        .map_err(|e| aws_error("DescribeSubnets", e))?;
     let found = out
         .subnets()
         .iter()
@@ -564,7 +558,6 @@ fn reuse_subnet(
 
 /// Finds or creates the internet gateway and attaches it to the VPC.
 pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetGateway> {
-    const CALL: &str = "ec2::create_internet_gateway";
     let name = host.cluster.clone();
     let mut found: Option<(String, Vec<String>)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
@@ -601,7 +594,7 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
                         .config_override(ec2_no_retry())
                         .send()
                         .await
-                        .map_err(|e| failed(CALL, "CreateInternetGateway", e))?;
+                        .map_err(|e| failed("CreateInternetGateway", e))?;
                     let id = out
                         .internet_gateway()
                         .and_then(|g| g.internet_gateway_id())
@@ -627,7 +620,7 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::apply(CALL, "AttachInternetGateway", || {
+            super::apply("AttachInternetGateway", || {
                 ec2.attach_internet_gateway()
                     .internet_gateway_id(&id)
                     .vpc_id(&vpc.id)
@@ -656,13 +649,7 @@ async fn tagged_internet_gateway(
         .filters(cluster_filter(host))
         .send()
         .await
-        .map_err(|e| {
-            aws_error(
-                "ec2::create_internet_gateway",
-                "DescribeInternetGateways",
-                e,
-            )
-        })?;
+        .map_err(|e| aws_error("DescribeInternetGateways", e))?;
     let candidates: Vec<(String, Vec<String>)> = out
         .internet_gateways()
         .iter()
@@ -688,7 +675,6 @@ pub async fn ensure_route_table(
     subnet: &Subnet,
     igw: &InternetGateway,
 ) -> Result<RouteTable> {
-    const CALL: &str = "ec2::create_route_table";
     let name = host.cluster.clone();
     let mut found: Option<(String, bool, bool)> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
@@ -723,7 +709,7 @@ pub async fn ensure_route_table(
                         .config_override(ec2_no_retry())
                         .send()
                         .await
-                        .map_err(|e| failed(CALL, "CreateRouteTable", e))?;
+                        .map_err(|e| failed("CreateRouteTable", e))?;
                     let id = out
                         .route_table()
                         .and_then(|r| r.route_table_id())
@@ -749,7 +735,7 @@ pub async fn ensure_route_table(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::apply(CALL, "AssociateRouteTable", || {
+            super::apply("AssociateRouteTable", || {
                 ec2.associate_route_table()
                     .route_table_id(&id)
                     .subnet_id(&subnet.id)
@@ -767,7 +753,7 @@ pub async fn ensure_route_table(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::apply(CALL, "CreateRoute", || {
+            super::apply("CreateRoute", || {
                 ec2.create_route()
                     .route_table_id(&id)
                     .destination_cidr_block("0.0.0.0/0")
@@ -802,7 +788,7 @@ async fn tagged_route_table(
         .filters(cluster_filter(host))
         .send()
         .await
-        .map_err(|e| aws_error("ec2::create_route_table", "DescribeRouteTables", e))?;
+        .map_err(|e| aws_error("DescribeRouteTables", e))?;
     let found: Vec<(String, (String, bool, bool))> = out
         .route_tables()
         .iter()
@@ -851,7 +837,6 @@ pub async fn ensure_security_group(
     description: &str,
     rules: &[IngressRule],
 ) -> Result<SecurityGroup> {
-    const CALL: &str = "ec2::create_security_group";
     let name = host.cluster.clone();
     for r in rules {
         if r.cidr == "0.0.0.0/0" && r.protocol == "tcp" && !host.output.json {
@@ -897,7 +882,7 @@ pub async fn ensure_security_group(
                         .config_override(ec2_no_retry())
                         .send()
                         .await
-                        .map_err(|e| failed(CALL, "CreateSecurityGroup", e))?;
+                        .map_err(|e| failed("CreateSecurityGroup", e))?;
                     Ok((out.group_id().unwrap_or_default().to_string(), Vec::new()))
                 },
                 || named_security_group(host, &vpc.id, group_name),
@@ -927,7 +912,7 @@ pub async fn ensure_security_group(
             );
         } else {
             let ec2 = &host.aws().await?.ec2;
-            super::apply(CALL, "AuthorizeSecurityGroupIngress", || {
+            super::apply("AuthorizeSecurityGroupIngress", || {
                 let mut req = ec2.authorize_security_group_ingress().group_id(&id);
                 for r in &missing {
                     req = req.ip_permissions(permission(r));
@@ -957,7 +942,7 @@ pub async fn ensure_security_group(
             }
             req.send()
                 .await
-                .map_err(|e| aws_error(CALL, "RevokeSecurityGroupIngress", e))?;
+                .map_err(|e| aws_error("RevokeSecurityGroupIngress", e))?;
         }
     }
     host.event("security-group", &id, status);
@@ -983,7 +968,7 @@ async fn named_security_group(
         .filters(filter("group-name", group_name))
         .send()
         .await
-        .map_err(|e| aws_error("ec2::create_security_group", "DescribeSecurityGroups", e))?;
+        .map_err(|e| aws_error("DescribeSecurityGroups", e))?;
     let found: Vec<(String, Vec<IngressRule>)> = out
         .security_groups()
         .iter()
@@ -1021,7 +1006,6 @@ pub async fn ensure_load_balancer(
     name: &str,
     subnet: &Subnet,
 ) -> Result<LoadBalancer> {
-    const CALL: &str = "elb::create_load_balancer";
     if host.can_read()
         && !host.is_fresh(&subnet.id)
         && let Some(lb) = named_load_balancer(host, name).await?
@@ -1061,12 +1045,11 @@ pub async fn ensure_load_balancer(
                 .config_override(elb_no_retry())
                 .send()
                 .await
-                .map_err(|e| failed(CALL, "CreateLoadBalancer", e))?;
+                .map_err(|e| failed("CreateLoadBalancer", e))?;
             out.load_balancers().first().cloned().ok_or_else(|| {
                 (
                     Failure::Permanent,
                     Error::aws(
-                        CALL,
                         "CreateLoadBalancer",
                         "EmptyResponse",
                         "no load balancer returned",
@@ -1114,11 +1097,7 @@ async fn named_load_balancer(
             Ok(one_or_none("load balancer", &host.cluster, found)?.map(|(_, l)| l))
         }
         Err(e) if code_of(&e).as_deref() == Some("LoadBalancerNotFound") => Ok(None),
-        Err(e) => Err(aws_error(
-            "elb::create_load_balancer",
-            "DescribeLoadBalancers",
-            e,
-        )),
+        Err(e) => Err(aws_error("DescribeLoadBalancers", e)),
     }
 }
 
@@ -1156,9 +1135,8 @@ pub async fn ensure_target_group(
     port: i64,
     targets: &[String],
 ) -> Result<TargetGroup> {
-    const CALL: &str = "elb::create_target_group";
-    let port32 = i32::try_from(port)
-        .map_err(|_| Error::script(format!("{CALL}: port {port} is out of range")))?;
+    let port32 =
+        i32::try_from(port).map_err(|_| Error::script(format!("port {port} is out of range")))?;
     let mut found: Option<String> = None;
     if host.can_read() && !host.is_fresh(&vpc.id) {
         found = named_target_group(host, name).await?;
@@ -1197,7 +1175,7 @@ pub async fn ensure_target_group(
                         .config_override(elb_no_retry())
                         .send()
                         .await
-                        .map_err(|e| failed(CALL, "CreateTargetGroup", e))?;
+                        .map_err(|e| failed("CreateTargetGroup", e))?;
                     Ok(out
                         .target_groups()
                         .first()
@@ -1228,7 +1206,7 @@ pub async fn ensure_target_group(
             .target_group_arn(&arn)
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeTargetHealth", e))?;
+            .map_err(|e| aws_error("DescribeTargetHealth", e))?;
         registered = out
             .target_health_descriptions()
             .iter()
@@ -1262,7 +1240,7 @@ pub async fn ensure_target_group(
                 .set_targets(Some(descs))
                 .send()
                 .await
-                .map_err(|e| aws_error(CALL, "RegisterTargets", e))?;
+                .map_err(|e| aws_error("RegisterTargets", e))?;
         }
     }
     if !extra.is_empty() && !host.planning() {
@@ -1283,7 +1261,7 @@ pub async fn ensure_target_group(
             .set_targets(Some(descs))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DeregisterTargets", e))?;
+            .map_err(|e| aws_error("DeregisterTargets", e))?;
     }
     host.event("target-group", &arn, status);
     Ok(TargetGroup {
@@ -1310,11 +1288,7 @@ async fn named_target_group(host: &Host, name: &str) -> Result<Option<String>> {
             Ok(one_or_none("target group", &host.cluster, found)?.map(|(a, ())| a))
         }
         Err(e) if code_of(&e).as_deref() == Some("TargetGroupNotFound") => Ok(None),
-        Err(e) => Err(aws_error(
-            "elb::create_target_group",
-            "DescribeTargetGroups",
-            e,
-        )),
+        Err(e) => Err(aws_error("DescribeTargetGroups", e)),
     }
 }
 
@@ -1325,9 +1299,8 @@ pub async fn ensure_listener(
     tg: &TargetGroup,
     port: i64,
 ) -> Result<Listener> {
-    const CALL: &str = "elb::create_listener";
-    let port32 = i32::try_from(port)
-        .map_err(|_| Error::script(format!("{CALL}: port {port} is out of range")))?;
+    let port32 =
+        i32::try_from(port).map_err(|_| Error::script(format!("port {port} is out of range")))?;
     if host.can_read()
         && !host.is_fresh(&lb.arn)
         && let Some(arn) = listener_on(host, &lb.arn, port32).await?
@@ -1378,7 +1351,7 @@ pub async fn ensure_listener(
                 .config_override(elb_no_retry())
                 .send()
                 .await
-                .map_err(|e| failed(CALL, "CreateListener", e))?;
+                .map_err(|e| failed("CreateListener", e))?;
             Ok(out
                 .listeners()
                 .first()
@@ -1409,7 +1382,7 @@ async fn listener_on(host: &Host, lb_arn: &str, port: i32) -> Result<Option<Stri
         .load_balancer_arn(lb_arn)
         .send()
         .await
-        .map_err(|e| aws_error("elb::create_listener", "DescribeListeners", e))?;
+        .map_err(|e| aws_error("DescribeListeners", e))?;
     Ok(out
         .listeners()
         .iter()

@@ -47,12 +47,7 @@ pub fn dependency_timeout(host: &Host) -> Duration {
 
 /// Runs one delete call, retrying dependency errors with backoff until the
 /// timeout; `Ok(false)` when the resource was already gone.
-async fn delete_with_retry<F, Fut, E, R>(
-    host: &Host,
-    call: &str,
-    op: &str,
-    mut f: F,
-) -> Result<bool>
+async fn delete_with_retry<F, Fut, E, R>(host: &Host, op: &str, mut f: F) -> Result<bool>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = std::result::Result<(), aws_sdk_ec2::error::SdkError<E, R>>>,
@@ -79,7 +74,7 @@ where
                     delay = (delay * 2).min(Duration::from_secs(10));
                     continue;
                 }
-                return Err(aws_error(call, op, e));
+                return Err(aws_error(op, e));
             }
         }
     }
@@ -90,7 +85,6 @@ where
 /// plan (`SubnetId`), `kind` in the run's events (`subnet`).
 async fn delete_each<F, Fut, E, R>(
     host: &Host,
-    call: &str,
     op: &str,
     (kind, param): (&str, &str),
     ids: impl IntoIterator<Item = String>,
@@ -110,7 +104,7 @@ where
             continue;
         }
         let ec2 = host.aws().await?.ec2.clone();
-        if delete_with_retry(host, call, op, || delete(ec2.clone(), id.clone())).await? {
+        if delete_with_retry(host, op, || delete(ec2.clone(), id.clone())).await? {
             host.event(kind, &id, crate::outcome::Outcome::Deleted);
             deleted.push(id);
         }
@@ -128,7 +122,6 @@ fn state_ids(host: &Host, key: &str) -> BTreeSet<String> {
 /// Terminates every node of the cluster and waits until they are
 /// terminated. Returns the instance IDs.
 pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::terminate_nodes";
     let mut ids: BTreeSet<String> = BTreeSet::new();
     if let Some(serde_json::Value::Object(nodes)) = host.state().get("nodes") {
         for n in nodes.values() {
@@ -140,8 +133,7 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
         }
     }
     if host.can_read() {
-        let live =
-            super::compute::cluster_instances(host, CALL, super::compute::LIVE_STATES).await?;
+        let live = super::compute::cluster_instances(host, super::compute::LIVE_STATES).await?;
         ids.extend(
             live.iter()
                 .filter_map(|i| i.instance_id().map(str::to_string)),
@@ -173,11 +165,11 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
                     match ec2.terminate_instances().instance_ids(id).send().await {
                         Ok(_) => live.push(id.clone()),
                         Err(e) if is_gone(code_of(&e).as_deref()) => {}
-                        Err(e) => return Err(aws_error(CALL, "TerminateInstances", e)),
+                        Err(e) => return Err(aws_error("TerminateInstances", e)),
                     }
                 }
             }
-            Err(e) => return Err(aws_error(CALL, "TerminateInstances", e)),
+            Err(e) => return Err(aws_error("TerminateInstances", e)),
         }
     }
     for id in &live {
@@ -217,7 +209,7 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
                         }
                     }
                     Err(e) if is_gone(code_of(&e).as_deref()) => break,
-                    Err(e) => return Err(aws_error(CALL, "DescribeInstances", e)),
+                    Err(e) => return Err(aws_error("DescribeInstances", e)),
                 }
             }
         }
@@ -233,7 +225,7 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
             return Err(Error::new(
                 Kind::Aws,
                 format!(
-                    "{CALL}: after {} s these instances are not terminated yet: {}",
+                    "after {} s these instances are not terminated yet: {}",
                     timeout.as_secs(),
                     pending.join(", ")
                 ),
@@ -249,7 +241,6 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
 
 /// Deletes the cluster's key pair (the local private key file is kept).
 pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
-    const CALL: &str = "ec2::delete_key_pair";
     if !host.can_read() {
         // Offline: the key pair exists if groundup made it here (its file).
         let known = super::compute::key_path(host, name).exists();
@@ -262,13 +253,13 @@ pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
     match ec2.describe_key_pairs().key_names(name).send().await {
         Ok(_) => {}
         Err(e) if is_gone(code_of(&e).as_deref()) => return Ok(false),
-        Err(e) => return Err(aws_error(CALL, "DescribeKeyPairs", e)),
+        Err(e) => return Err(aws_error("DescribeKeyPairs", e)),
     }
     if let Some(plan) = &host.plan {
         plan.record("DeleteKeyPair", "", json!({"KeyName": name}));
         return Ok(true);
     }
-    let done = delete_with_retry(host, CALL, "DeleteKeyPair", || async {
+    let done = delete_with_retry(host, "DeleteKeyPair", || async {
         ec2.delete_key_pair()
             .key_name(name)
             .send()
@@ -284,7 +275,6 @@ pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
 
 /// The cluster's load balancers: by name (the cluster's) and by state ARN.
 async fn load_balancers(host: &Host, name: &str) -> Result<Vec<String>> {
-    const CALL: &str = "elb::delete_load_balancer";
     let mut arns = state_ids(host, "load_balancer_arn");
     if host.can_read() {
         let elb = &host.aws().await?.elb;
@@ -297,7 +287,7 @@ async fn load_balancers(host: &Host, name: &str) -> Result<Vec<String>> {
                 }
             }
             Err(e) if is_gone(code_of(&e).as_deref()) => {}
-            Err(e) => return Err(aws_error(CALL, "DescribeLoadBalancers", e)),
+            Err(e) => return Err(aws_error("DescribeLoadBalancers", e)),
         }
         // Keep only ARNs that still exist.
         let mut live = Vec::new();
@@ -310,7 +300,7 @@ async fn load_balancers(host: &Host, name: &str) -> Result<Vec<String>> {
             {
                 Ok(_) => live.push(a),
                 Err(e) if is_gone(code_of(&e).as_deref()) => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeLoadBalancers", e)),
+                Err(e) => return Err(aws_error("DescribeLoadBalancers", e)),
             }
         }
         return Ok(live);
@@ -320,7 +310,6 @@ async fn load_balancers(host: &Host, name: &str) -> Result<Vec<String>> {
 
 /// Deletes the listeners of the cluster's load balancer.
 pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
-    const CALL: &str = "elb::delete_listeners";
     let mut deleted = Vec::new();
     for lb in load_balancers(host, name).await? {
         let mut arns: Vec<String> = state_ids(host, "listener_arn").into_iter().collect();
@@ -334,7 +323,7 @@ pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
                         .filter_map(|l| l.listener_arn().map(str::to_string)),
                 ),
                 Err(e) if is_gone(code_of(&e).as_deref()) => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeListeners", e)),
+                Err(e) => return Err(aws_error("DescribeListeners", e)),
             }
         }
         for arn in arns {
@@ -350,7 +339,7 @@ pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
                     deleted.push(arn);
                 }
                 Err(e) if is_gone(code_of(&e).as_deref()) => {}
-                Err(e) => return Err(aws_error(CALL, "DeleteListener", e)),
+                Err(e) => return Err(aws_error("DeleteListener", e)),
             }
         }
     }
@@ -360,7 +349,6 @@ pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
 
 /// Deletes the cluster's target group (after its listener).
 pub async fn delete_target_group(host: &Host, name: &str) -> Result<Vec<String>> {
-    const CALL: &str = "elb::delete_target_group";
     let mut arns = state_ids(host, "target_group_arn");
     if host.can_read() {
         let elb = &host.aws().await?.elb;
@@ -371,7 +359,7 @@ pub async fn delete_target_group(host: &Host, name: &str) -> Result<Vec<String>>
                     .filter_map(|t| t.target_group_arn().map(str::to_string)),
             ),
             Err(e) if is_gone(code_of(&e).as_deref()) => {}
-            Err(e) => return Err(aws_error(CALL, "DescribeTargetGroups", e)),
+            Err(e) => return Err(aws_error("DescribeTargetGroups", e)),
         }
     }
     let mut deleted = Vec::new();
@@ -382,7 +370,7 @@ pub async fn delete_target_group(host: &Host, name: &str) -> Result<Vec<String>>
             continue;
         }
         let elb = &host.aws().await?.elb;
-        if delete_with_retry(host, CALL, "DeleteTargetGroup", || async {
+        if delete_with_retry(host, "DeleteTargetGroup", || async {
             elb.delete_target_group()
                 .target_group_arn(&arn)
                 .send()
@@ -405,7 +393,6 @@ pub async fn delete_load_balancer(
     name: &str,
     timeout: Duration,
 ) -> Result<Vec<String>> {
-    const CALL: &str = "elb::delete_load_balancer";
     let arns = load_balancers(host, name).await?;
     let mut deleted = Vec::new();
     for arn in arns {
@@ -423,7 +410,7 @@ pub async fn delete_load_balancer(
         {
             Ok(_) => {}
             Err(e) if is_gone(code_of(&e).as_deref()) => continue,
-            Err(e) => return Err(aws_error(CALL, "DeleteLoadBalancer", e)),
+            Err(e) => return Err(aws_error("DeleteLoadBalancer", e)),
         }
         let start = Instant::now();
         let mut progress = host.progress("waiting for the load balancer to go");
@@ -437,15 +424,12 @@ pub async fn delete_load_balancer(
                 Err(e) if is_gone(code_of(&e).as_deref()) => break,
                 Ok(out) if out.load_balancers().is_empty() => break,
                 Ok(_) => {}
-                Err(e) => return Err(aws_error(CALL, "DescribeLoadBalancers", e)),
+                Err(e) => return Err(aws_error("DescribeLoadBalancers", e)),
             }
             if start.elapsed() >= timeout {
                 return Err(Error::new(
                     Kind::Aws,
-                    format!(
-                        "{CALL}: {arn} is still being deleted after {} s",
-                        timeout.as_secs()
-                    ),
+                    format!("{arn} is still being deleted after {} s", timeout.as_secs()),
                 )
                 .with_help("run `groundup down` again to keep waiting"));
             }
@@ -470,7 +454,7 @@ async fn vpcs(host: &Host) -> Result<BTreeSet<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error("ec2::delete_vpc", "DescribeVpcs", e))?;
+            .map_err(|e| aws_error("DescribeVpcs", e))?;
         ids.extend(
             out.vpcs()
                 .iter()
@@ -483,7 +467,6 @@ async fn vpcs(host: &Host) -> Result<BTreeSet<String>> {
 /// Deletes the cluster's security groups (retrying while network
 /// interfaces of terminated instances still hold them).
 pub async fn delete_security_groups(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_security_groups";
     let mut ids = state_ids(host, "security_group_id");
     if host.can_read() {
         let ec2 = &host.aws().await?.ec2;
@@ -492,7 +475,7 @@ pub async fn delete_security_groups(host: &Host) -> Result<Vec<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeSecurityGroups", e))?;
+            .map_err(|e| aws_error("DescribeSecurityGroups", e))?;
         ids.extend(
             out.security_groups()
                 .iter()
@@ -502,7 +485,6 @@ pub async fn delete_security_groups(host: &Host) -> Result<Vec<String>> {
     }
     let deleted = delete_each(
         host,
-        CALL,
         "DeleteSecurityGroup",
         ("security-group", "GroupId"),
         ids,
@@ -521,7 +503,6 @@ pub async fn delete_security_groups(host: &Host) -> Result<Vec<String>> {
 
 /// Disassociates and deletes the cluster's route tables.
 pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_route_tables";
     let mut ids = state_ids(host, "route_table_id");
     let mut assoc: Vec<String> = Vec::new();
     if host.can_read() {
@@ -546,14 +527,14 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
                     }
                 }
                 Err(e) if is_gone(code_of(&e).as_deref()) => ids.clear(),
-                Err(e) => return Err(aws_error(CALL, "DescribeRouteTables", e)),
+                Err(e) => return Err(aws_error("DescribeRouteTables", e)),
             }
         }
         req = req.filters(filter("association.main", "false"));
         let out = req
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
+            .map_err(|e| aws_error("DescribeRouteTables", e))?;
         for rt in out.route_tables() {
             if let Some(id) = rt.route_table_id()
                 && ids.insert(id.to_string())
@@ -572,7 +553,7 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
+            .map_err(|e| aws_error("DescribeRouteTables", e))?;
         for rt in out.route_tables() {
             let main = rt.associations().iter().any(|a| a.main() == Some(true));
             if let (Some(id), false) = (rt.route_table_id(), main)
@@ -613,11 +594,11 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
         {
             Ok(_) => {}
             Err(e) if is_gone(code_of(&e).as_deref()) => {}
-            Err(e) => return Err(aws_error(CALL, "DisassociateRouteTable", e)),
+            Err(e) => return Err(aws_error("DisassociateRouteTable", e)),
         }
     }
     for id in ids {
-        if delete_with_retry(host, CALL, "DeleteRouteTable", || async {
+        if delete_with_retry(host, "DeleteRouteTable", || async {
             ec2.delete_route_table()
                 .route_table_id(&id)
                 .send()
@@ -636,7 +617,6 @@ pub async fn delete_route_tables(host: &Host) -> Result<Vec<String>> {
 
 /// Detaches and deletes the cluster's internet gateways.
 pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_internet_gateways";
     let mut gws: Vec<(String, Vec<String>)> = Vec::new();
     let state_id = state_ids(host, "internet_gateway_id");
     if host.can_read() {
@@ -646,7 +626,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeInternetGateways", e))?;
+            .map_err(|e| aws_error("DescribeInternetGateways", e))?;
         for g in out.internet_gateways() {
             let id = g.internet_gateway_id().unwrap_or_default().to_string();
             let att = g
@@ -675,7 +655,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
                         }
                     }
                     Err(e) if is_gone(code_of(&e).as_deref()) => {}
-                    Err(e) => return Err(aws_error(CALL, "DescribeInternetGateways", e)),
+                    Err(e) => return Err(aws_error("DescribeInternetGateways", e)),
                 }
             }
         }
@@ -703,7 +683,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
         }
         let ec2 = &host.aws().await?.ec2;
         for v in &attached {
-            delete_with_retry(host, CALL, "DetachInternetGateway", || async {
+            delete_with_retry(host, "DetachInternetGateway", || async {
                 ec2.detach_internet_gateway()
                     .internet_gateway_id(&id)
                     .vpc_id(v)
@@ -713,7 +693,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
             })
             .await?;
         }
-        if delete_with_retry(host, CALL, "DeleteInternetGateway", || async {
+        if delete_with_retry(host, "DeleteInternetGateway", || async {
             ec2.delete_internet_gateway()
                 .internet_gateway_id(&id)
                 .send()
@@ -732,7 +712,6 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
 
 /// Deletes the cluster's subnets.
 pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_subnets";
     let mut ids = state_ids(host, "subnet_id");
     if host.can_read() {
         let ec2 = &host.aws().await?.ec2;
@@ -741,7 +720,7 @@ pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeSubnets", e))?;
+            .map_err(|e| aws_error("DescribeSubnets", e))?;
         ids.extend(
             out.subnets()
                 .iter()
@@ -750,7 +729,6 @@ pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
     }
     let deleted = delete_each(
         host,
-        CALL,
         "DeleteSubnet",
         ("subnet", "SubnetId"),
         ids,
@@ -763,11 +741,9 @@ pub async fn delete_subnets(host: &Host) -> Result<Vec<String>> {
 
 /// Deletes the cluster's VPCs (after everything in them).
 pub async fn delete_vpcs(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_vpc";
     let ids = vpcs(host).await?;
     let deleted = delete_each(
         host,
-        CALL,
         "DeleteVpc",
         ("vpc", "VpcId"),
         ids,
@@ -780,7 +756,6 @@ pub async fn delete_vpcs(host: &Host) -> Result<Vec<String>> {
 
 /// Deletes the cluster's DHCP options sets (after the VPC).
 pub async fn delete_dhcp_options(host: &Host) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::delete_dhcp_options";
     let mut ids = state_ids(host, "dhcp_options_id");
     if host.can_read() {
         let ec2 = &host.aws().await?.ec2;
@@ -789,7 +764,7 @@ pub async fn delete_dhcp_options(host: &Host) -> Result<Vec<String>> {
             .filters(cluster_filter(host))
             .send()
             .await
-            .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+            .map_err(|e| aws_error("DescribeDhcpOptions", e))?;
         ids.extend(
             out.dhcp_options()
                 .iter()
@@ -798,7 +773,6 @@ pub async fn delete_dhcp_options(host: &Host) -> Result<Vec<String>> {
     }
     let deleted = delete_each(
         host,
-        CALL,
         "DeleteDhcpOptions",
         ("dhcp-options", "DhcpOptionsId"),
         ids,
@@ -818,7 +792,6 @@ pub async fn delete_dhcp_options(host: &Host) -> Result<Vec<String>> {
 /// Everything still carrying the cluster's tag (or its load balancer and
 /// target group names): `kind id` lines. Empty when the cluster is gone.
 pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
-    const CALL: &str = "ec2::leftovers";
     if !host.can_read() {
         return Ok(Vec::new());
     }
@@ -826,7 +799,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
     let elb = &host.aws().await?.elb;
     let f = || cluster_filter(host);
     let mut out = Vec::new();
-    for i in super::compute::cluster_instances(host, CALL, super::compute::LIVE_STATES).await? {
+    for i in super::compute::cluster_instances(host, super::compute::LIVE_STATES).await? {
         out.push(format!("instance {}", i.instance_id().unwrap_or_default()));
     }
     if ec2
@@ -858,7 +831,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeSecurityGroups", e))?;
+        .map_err(|e| aws_error("DescribeSecurityGroups", e))?;
     out.extend(
         sgs.security_groups()
             .iter()
@@ -869,7 +842,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeRouteTables", e))?;
+        .map_err(|e| aws_error("DescribeRouteTables", e))?;
     out.extend(
         rts.route_tables()
             .iter()
@@ -880,7 +853,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeInternetGateways", e))?;
+        .map_err(|e| aws_error("DescribeInternetGateways", e))?;
     out.extend(igws.internet_gateways().iter().map(|g| {
         format!(
             "internet-gateway {}",
@@ -892,7 +865,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeSubnets", e))?;
+        .map_err(|e| aws_error("DescribeSubnets", e))?;
     out.extend(
         subnets
             .subnets()
@@ -904,7 +877,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeVpcs", e))?;
+        .map_err(|e| aws_error("DescribeVpcs", e))?;
     out.extend(
         vpcs.vpcs()
             .iter()
@@ -915,7 +888,7 @@ pub async fn leftovers(host: &Host, name: &str) -> Result<Vec<String>> {
         .filters(f())
         .send()
         .await
-        .map_err(|e| aws_error(CALL, "DescribeDhcpOptions", e))?;
+        .map_err(|e| aws_error("DescribeDhcpOptions", e))?;
     out.extend(
         dopts
             .dhcp_options()
@@ -943,7 +916,7 @@ pub async fn duplicates(host: &Host, name: &str) -> Result<Vec<String>> {
         })
         .collect();
     let running = &super::compute::LIVE_STATES[..4];
-    for i in super::compute::cluster_instances(host, "ec2::duplicates", running).await? {
+    for i in super::compute::cluster_instances(host, running).await? {
         let node = super::compute::node_of(&i);
         if !node.is_empty() {
             items.push((
