@@ -11,7 +11,7 @@ pub mod elb_api {
     use super::{NS, bad_arg, fail};
     use crate::api::{call_name, host, strings};
     use crate::aws::types::*;
-    use crate::aws::{network, teardown};
+    use crate::aws::{elb, teardown};
     use crate::net::cidr;
 
     /// Finds (by name) or creates the internet-facing network load balancer
@@ -29,7 +29,7 @@ pub mod elb_api {
             ));
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_load_balancer(&h, name, &subnet))
+        h.block_on(elb::ensure_load_balancer(&h, name, &subnet))
             .map_err(|e| fail(&ctx, e))
     }
 
@@ -52,7 +52,7 @@ pub mod elb_api {
             cidr::parse_ip(t).map_err(|e| bad_arg(&ctx, e))?;
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_target_group(&h, name, &vpc, port, &targets))
+        h.block_on(elb::ensure_target_group(&h, name, &vpc, port, &targets))
             .map_err(|e| fail(&ctx, e))
     }
 
@@ -69,7 +69,7 @@ pub mod elb_api {
             return Err(bad_arg(&ctx, format!("port {port} is not 1-65535")));
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_listener(
+        h.block_on(elb::ensure_listener(
             &h,
             &load_balancer,
             &target_group,

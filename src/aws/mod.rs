@@ -1,10 +1,25 @@
 //! AWS access in plain Rust: clients, errors, and the find-or-create logic
-//! for every resource of the lesson (no Rhai here; `src/api/*` binds it).
+//! for every resource of the lesson (no Rhai engine here; `src/api/ec2.rs`
+//! and `src/api/elb.rs` bind it and add the script call's name to errors,
+//! which here name the AWS operation, code and message).
+//!
+//! - [`network`]: EC2 networking — VPC and DHCP options, subnet, internet
+//!   gateway and route table, security group;
+//! - [`elb`]: ELBv2 — load balancer, target group, listener;
+//! - [`compute`]: image, key pair, nodes (spec, launch, wait);
+//! - [`teardown`]: deleting it all again (nodes, ELB, network) and
+//!   `leftovers`;
+//! - [`spec`]: the maps scripts pass (rules, nodes, placement), checked;
+//! - [`tags`]: the cluster's tags and the look-ups by them;
+//! - [`once`]: creates that are never sent twice, duplicates noticed;
+//! - [`types`]: the typed values scripts get back.
 
 pub mod compute;
+pub mod elb;
 pub mod network;
 pub mod once;
 pub mod spec;
+pub mod tags;
 pub mod teardown;
 pub mod types;
 
