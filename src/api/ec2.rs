@@ -118,8 +118,9 @@ pub mod ec2_api {
     }
 
     /// The newest image owned by `owner` (Canonical: "099720109477") whose
-    /// name matches the first of `patterns` that matches anything (`*` is a
-    /// wildcard), x86_64 with an EBS root — one DescribeImages call. Fails
+    /// name matches the first of `patterns` that matches anything (EC2's
+    /// wildcards: `*` any run of characters, `?` one character), x86_64
+    /// with an EBS root — one DescribeImages call. Fails
     /// naming the owner and every pattern tried when nothing matches.
     #[rhai_fn(return_raw)]
     pub fn find_image(

@@ -107,29 +107,11 @@ pub async fn get_image(host: &Host, id: &str) -> Result<Image> {
     })
 }
 
-/// `*` matches any run of characters (the EC2 name filter's wildcard).
+/// Whether an image name matches a name pattern the way EC2's `name`
+/// filter does: `*` matches any run of characters (also none), `?` any one
+/// character, everything else itself (the `wildmatch` crate).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(pos) => rest = &rest[pos + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
+    wildmatch::WildMatch::new(pattern).matches(text)
 }
 
 #[cfg(test)]
@@ -148,5 +130,14 @@ mod tests {
         ));
         assert!(glob_match("abc", "abc"));
         assert!(!glob_match("abc", "abd"));
+        // EC2's other wildcard: `?` is one character, never none or two.
+        assert!(glob_match("ubuntu-?.04-*", "ubuntu-8.04-amd64"));
+        assert!(!glob_match("ubuntu-?.04-*", "ubuntu-18.04-amd64"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "abbbc"));
+        assert!(!glob_match("a*b*c", "abbbcd"));
+        // No character classes: `[` is itself.
+        assert!(glob_match("img-[1]", "img-[1]"));
+        assert!(!glob_match("img-[1]", "img-1"));
     }
 }
