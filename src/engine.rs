@@ -16,6 +16,7 @@ type SharedModule = Shared<Module>;
 use crate::embedded;
 use crate::error::{Error, Kind, Location, Result};
 use crate::host::Host;
+pub use crate::names::{not_a_module_name, suggest};
 
 /// Most operations one script may run before it is stopped.
 pub const MAX_OPERATIONS: u64 = 20_000_000;
@@ -97,18 +98,6 @@ impl ModuleResolver for Resolver {
             .map_err(|e| EvalAltResult::ErrorInModule(name.clone(), e, pos))?;
         Ok(m.into())
     }
-}
-
-/// Why `path` cannot be imported, if it is not a plain module name (no
-/// paths, so an import can never read a file outside stdlib/).
-pub fn not_a_module_name(path: &str) -> Option<String> {
-    let plain = !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    (!plain).then(|| {
-        format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"")
-    })
 }
 
 /// The stdlib search path for a project directory.
@@ -210,16 +199,6 @@ fn strip_position(e: &EvalAltResult) -> String {
         Some(i) if text.ends_with(')') => text[..i].to_string(),
         _ => text,
     }
-}
-
-/// The nearest of `known` to `name`, for "did you mean".
-pub fn suggest(name: &str, known: &[String]) -> Option<String> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(s, _)| *s > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.clone())
 }
 
 /// Turns a Rhai error into a diagnostic. `main` is the display name of the

@@ -24,6 +24,7 @@ pub mod host;
 pub mod init;
 pub mod lifecycle;
 pub mod local;
+pub mod names;
 pub mod net;
 pub mod outcome;
 pub mod pki;
