@@ -29,6 +29,7 @@ pub mod net;
 pub mod outcome;
 pub mod pki;
 pub mod pki_cluster;
+pub mod plan;
 pub mod preflight;
 pub mod progress;
 pub mod repl;
