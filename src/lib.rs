@@ -6,6 +6,7 @@
 //! context of a run; `cli` and `commands` are the command line.
 
 pub mod api;
+mod architecture;
 pub mod aws;
 pub mod catalog;
 pub mod cli;
