@@ -13,7 +13,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared}
 
 type SharedModule = Shared<Module>;
 
-use crate::embedded;
+use crate::catalog::{self, FileKind};
 use crate::error::{Error, Kind, Location, Result};
 use crate::host::Host;
 pub use crate::names::{not_a_module_name, suggest};
@@ -55,13 +55,9 @@ pub struct Resolver {
 impl Resolver {
     /// Finds a stdlib module's display name and text.
     pub fn find(dirs: &[PathBuf], name: &str) -> Option<(String, String)> {
-        for d in dirs {
-            let p = d.join(format!("{name}.rhai"));
-            if let Ok(text) = std::fs::read_to_string(&p) {
-                return Some((p.display().to_string(), text));
-            }
-        }
-        embedded::stdlib(name).map(|t| (format!("<builtin>/stdlib/{name}.rhai"), t.to_string()))
+        let dir = dirs.first().map(|d| (d.as_path(), d.display().to_string()));
+        let dir = dir.as_ref().map(|(d, shown)| (*d, shown.as_str()));
+        catalog::lookup_in(dir, FileKind::Stdlib, name).map(|e| (e.display, e.text))
     }
 }
 

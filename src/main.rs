@@ -54,7 +54,7 @@ fn run(mut cli: Cli) -> Result<(), Error> {
             ..
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
         Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
-        Command::Runbooks => groundup::catalog::cmd_runbooks(g),
+        Command::Runbooks => commands::cmd_runbooks(g),
         Command::Doctor => groundup::doctor::cmd_doctor(g),
         Command::Completions { shell } => groundup::completions::cmd_completions(*shell),
         Command::Man => groundup::completions::cmd_man(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{Check, error_fix};
 use crate::catalog::{self, FileKind, Origin as FileOrigin};
 use crate::cli::Global;
-use crate::commands::{load_settings, make_host, project_dir};
+use crate::commands::{introspection, load_settings, project_dir};
 use crate::engine::{self, Sources};
 use crate::error::Kind;
 use crate::settings::Settings;
@@ -59,16 +59,15 @@ pub(super) fn compile_check(g: &Global, settings: Option<&Settings>) -> Check {
     let Some(settings) = settings else {
         return Check::skip("runbooks", "needs valid settings");
     };
+    // No endpoint: the compile check reaches nothing, even under the guard.
     let mut g2 = g.clone();
-    g2.plan = true;
     g2.endpoint = None;
     let sources = Arc::new(Sources::default());
-    let host = match make_host(&g2, settings.clone(), false) {
-        Ok(h) => h,
+    let (host, eng) = match introspection(&g2, settings.clone(), sources.clone()) {
+        Ok(he) => he,
         Err(e) => return Check::fail("runbooks", e.kind, e.message, Vec::new()),
     };
     let scope = engine::new_scope(&host.settings);
-    let eng = engine::build(host, &project_dir(), sources.clone());
     let entries = catalog::entries(&project_dir());
     let mut failures = Vec::new();
     for e in &entries {
