@@ -165,6 +165,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lookup_prefers_the_project_copy_else_the_builtin_one() {
+        let d = tempfile::tempdir().unwrap();
+        let e = lookup(d.path(), FileKind::Runbook, "network").unwrap();
+        assert_eq!(e.display, "<builtin>/runbooks/network.rhai");
+        assert_eq!((e.origin, e.path), (Origin::Builtin, None));
+        assert!(lookup(d.path(), FileKind::Runbook, "nope").is_none());
+        let dir = d.path().join("stdlib");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cluster.rhai"), "// mine\n").unwrap();
+        std::fs::write(dir.join("extra.rhai"), "// extra\n").unwrap();
+        let e = lookup_in(Some((&dir, "/x/stdlib")), FileKind::Stdlib, "cluster").unwrap();
+        assert_eq!(
+            (e.display.as_str(), e.text.as_str()),
+            ("/x/stdlib/cluster.rhai", "// mine\n")
+        );
+        assert_eq!(e.origin, Origin::EditedCopy);
+        let e = lookup(d.path(), FileKind::Stdlib, "extra").unwrap();
+        assert_eq!(
+            (e.display.as_str(), e.origin),
+            ("stdlib/extra.rhai", Origin::ProjectOnly)
+        );
+        let e = lookup_in(None, FileKind::Stdlib, "cluster").unwrap();
+        assert_eq!(e.origin, Origin::Builtin);
+    }
+
+    #[test]
     fn builtin_copy_edited_and_project_only() {
         let d = tempfile::tempdir().unwrap();
         let all = entries(d.path());

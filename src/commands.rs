@@ -174,15 +174,12 @@ pub fn origin_of(g: &Global) -> StateOrigin {
 /// Whether an endpoint URL is one of AWS's own (`*.amazonaws.com`,
 /// `*.amazonaws.com.cn`, `*.api.aws`).
 fn is_aws_endpoint(url: &str) -> bool {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let host = rest
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
-        .iter()
-        .any(|s| host.ends_with(s))
+    crate::aws::url_host_port(url).is_some_and(|(host, _)| {
+        let host = host.to_ascii_lowercase();
+        [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+            .iter()
+            .any(|s| host.ends_with(s))
+    })
 }
 
 /// Installs a Ctrl-C handler that sets the host's interrupt flag.

@@ -1,7 +1,6 @@
 //! The `groundup` binary: parses the command line, runs the command, prints
 //! errors as diagnostics and exits with the documented code.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -97,7 +96,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let color = groundup::style::Paint::stderr().enabled();
             eprint!("{}", render_with(&e, color));
             ExitCode::from(e.exit_code())
         }

@@ -21,27 +21,7 @@ pub fn effective_endpoint(endpoint: Option<&str>, region: &str) -> String {
 
 /// `host` and `port` of a URL (`http://127.0.0.1:5000/x` → 127.0.0.1, 5000).
 pub fn host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    let default = if scheme.eq_ignore_ascii_case("http") {
-        80
-    } else {
-        443
-    };
-    let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-        let (h, after) = r.split_once(']')?;
-        let port = after.strip_prefix(':').map(str::parse).transpose().ok()?;
-        (h.to_string(), port)
-    } else if let Some((h, p)) = authority.rsplit_once(':') {
-        (h.to_string(), Some(p.parse().ok()?))
-    } else {
-        (authority.to_string(), None)
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, port.unwrap_or(default)))
+    crate::aws::url_host_port(url)
 }
 
 /// Opens (and closes) a TCP connection to the endpoint, within
