@@ -36,34 +36,33 @@ pub fn project_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
-/// The region from the AWS config chain (environment, then profile); no
-/// network lookups (no instance metadata).
+/// The region from the AWS config chain, by aws-config's own providers:
+/// the environment (`AWS_REGION`, then `AWS_DEFAULT_REGION`), then the
+/// profile; no network lookups (no instance metadata). A blank answer
+/// counts as none.
 fn aws_chain_region() -> Option<String> {
-    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Ok(r) = std::env::var(var)
-            && !r.trim().is_empty()
-        {
-            return Some(r.trim().to_string());
-        }
-    }
-    // No config file, no profile region: skip building a runtime to find out.
+    use aws_config::environment::region::EnvironmentVariableRegionProvider;
+    use aws_config::meta::region::{ProvideRegion, RegionProviderChain};
+    use aws_config::profile::ProfileFileRegionProvider;
+    // No config file, no profile region: skip the profile (and the runtime
+    // its file loading needs) when the environment has nothing.
     let config = std::env::var_os("AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .or_else(|| dirs::home_dir().map(|h| h.join(".aws").join("config")));
+    let env = EnvironmentVariableRegionProvider::new();
+    let blank = |r: Option<aws_config::Region>| {
+        r.map(|r| r.as_ref().trim().to_string())
+            .filter(|r| !r.is_empty())
+    };
     if !config.is_some_and(|c| c.exists()) {
-        return None;
+        return blank(futures::executor::block_on(env.region()));
     }
+    let chain = RegionProviderChain::first_try(env).or_else(ProfileFileRegionProvider::new());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .ok()?;
-    rt.block_on(async {
-        use aws_config::meta::region::ProvideRegion;
-        aws_config::profile::ProfileFileRegionProvider::new()
-            .region()
-            .await
-            .map(|r| r.to_string())
-    })
+    blank(rt.block_on(chain.region()))
 }
 
 /// Loads `stdlib/cluster.rhai` (the project's copy, else the built-in one),
