@@ -196,6 +196,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_introspection_host_plans_locks_nothing_and_lists_every_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Global {
+            cluster: None,
+            region: Some("us-east-2".into()),
+            endpoint: None,
+            local: false,
+            state_dir: dir.path().into(),
+            set: vec![],
+            plan: false,
+            verbose: false,
+            json: false,
+        };
+        let text = crate::embedded::stdlib("cluster").unwrap();
+        let settings =
+            Settings::evaluate(&engine::plain_engine(), "stdlib/cluster.rhai", text).unwrap();
+        let (host, engine) =
+            introspection(&g, settings.clone(), Arc::new(Sources::default())).unwrap();
+        assert!(host.planning(), "plan mode even without --plan");
+        let fns = crate::docs::functions(&engine);
+        for ns in crate::api::NAMESPACES {
+            assert!(fns.iter().any(|f| f.namespace == *ns), "{ns} is listed");
+        }
+        // It holds no lock: a run's host takes the cluster's lock meanwhile.
+        let run = make_host(&g, settings, true);
+        assert!(run.is_ok(), "{:?}", run.err());
+    }
+
+    #[test]
     fn aws_endpoints_are_aws_and_anything_else_is_an_emulator() {
         assert!(is_aws_endpoint("https://ec2.us-east-2.amazonaws.com"));
         assert!(is_aws_endpoint("https://ec2.cn-north-1.amazonaws.com.cn/"));
