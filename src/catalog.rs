@@ -83,6 +83,50 @@ pub struct Entry {
     pub text: String,
 }
 
+/// The one "project copy, else built-in" rule: the `kind` file `name` from
+/// `dir` (shown as `<shown>/<name>.rhai`) when it can be read, else the
+/// built-in copy (`<builtin>/<kind>/<name>.rhai`); `None` when neither
+/// exists. `dir` is `None` when the project has no such directory.
+pub fn lookup_in(dir: Option<(&Path, &str)>, kind: FileKind, name: &str) -> Option<Entry> {
+    let builtin = kind
+        .builtin()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t);
+    if let Some((dir, shown)) = dir {
+        let path = dir.join(format!("{name}.rhai"));
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Some(Entry {
+                kind,
+                name: name.to_string(),
+                origin: match builtin {
+                    Some(b) if b == text => Origin::Copy,
+                    Some(_) => Origin::EditedCopy,
+                    None => Origin::ProjectOnly,
+                },
+                display: format!("{shown}/{name}.rhai"),
+                path: Some(path),
+                text,
+            });
+        }
+    }
+    builtin.map(|text| Entry {
+        kind,
+        name: name.to_string(),
+        origin: Origin::Builtin,
+        display: format!("<builtin>/{}/{name}.rhai", kind.dir()),
+        path: None,
+        text: text.to_string(),
+    })
+}
+
+/// [`lookup_in`] the project's `runbooks/` or `stdlib/` (shown relative:
+/// `runbooks/network.rhai`).
+pub fn lookup(project_dir: &Path, kind: FileKind, name: &str) -> Option<Entry> {
+    let dir = project_dir.join(kind.dir());
+    lookup_in(Some((&dir, kind.dir())), kind, name)
+}
+
 /// Every runbook and stdlib module visible from `project_dir`: the built-in
 /// ones (overridden by project copies) in name order, then project-only
 /// files in name order.
@@ -90,32 +134,11 @@ pub fn entries(project_dir: &Path) -> Vec<Entry> {
     let mut out = Vec::new();
     for kind in [FileKind::Runbook, FileKind::Stdlib] {
         let dir = project_dir.join(kind.dir());
-        for (name, builtin) in kind.builtin() {
-            let path = dir.join(format!("{name}.rhai"));
-            let entry = match std::fs::read_to_string(&path) {
-                Ok(text) => Entry {
-                    kind,
-                    name: name.to_string(),
-                    origin: if text == *builtin {
-                        Origin::Copy
-                    } else {
-                        Origin::EditedCopy
-                    },
-                    display: format!("{}/{name}.rhai", kind.dir()),
-                    path: Some(path),
-                    text,
-                },
-                Err(_) => Entry {
-                    kind,
-                    name: name.to_string(),
-                    origin: Origin::Builtin,
-                    display: format!("<builtin>/{}/{name}.rhai", kind.dir()),
-                    path: None,
-                    text: builtin.to_string(),
-                },
-            };
-            out.push(entry);
-        }
+        out.extend(
+            kind.builtin()
+                .iter()
+                .filter_map(|(name, _)| lookup(project_dir, kind, name)),
+        );
         let mut extra: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
             .map(|rd| {
                 rd.flatten()
@@ -130,62 +153,42 @@ pub fn entries(project_dir: &Path) -> Vec<Entry> {
             })
             .unwrap_or_default();
         extra.sort();
-        for (name, path) in extra {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            out.push(Entry {
-                kind,
-                display: format!("{}/{name}.rhai", kind.dir()),
-                name,
-                origin: Origin::ProjectOnly,
-                path: Some(path),
-                text,
-            });
+        for (name, _) in extra {
+            out.extend(lookup(project_dir, kind, &name));
         }
     }
     out
 }
 
-/// `groundup runbooks`: what is available and where from.
-pub fn cmd_runbooks(g: &crate::cli::Global) -> crate::error::Result<()> {
-    let all = entries(&crate::commands::project_dir());
-    if g.json {
-        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
-        return Ok(());
-    }
-    let paint = crate::style::Paint::stdout();
-    for kind in [FileKind::Runbook, FileKind::Stdlib] {
-        let title = match kind {
-            FileKind::Runbook => "Runbooks (groundup run <name>):",
-            FileKind::Stdlib => "Stdlib modules (import \"<name>\"):",
-        };
-        println!("{}", paint.bold(title));
-        for e in all.iter().filter(|e| e.kind == kind) {
-            let from = match e.origin {
-                Origin::Builtin => paint.dim(e.origin.describe()),
-                Origin::Copy => paint.green(e.origin.describe()),
-                Origin::EditedCopy | Origin::ProjectOnly => paint.yellow(e.origin.describe()),
-            };
-            let path = if e.path.is_some() {
-                format!("  {}", e.display)
-            } else {
-                String::new()
-            };
-            println!("  {:<12} {from}{path}", e.name);
-        }
-        println!();
-    }
-    println!(
-        "Project copies are looked for in {}; `groundup init` writes them.",
-        crate::commands::project_dir().display()
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_prefers_the_project_copy_else_the_builtin_one() {
+        let d = tempfile::tempdir().unwrap();
+        let e = lookup(d.path(), FileKind::Runbook, "network").unwrap();
+        assert_eq!(e.display, "<builtin>/runbooks/network.rhai");
+        assert_eq!((e.origin, e.path), (Origin::Builtin, None));
+        assert!(lookup(d.path(), FileKind::Runbook, "nope").is_none());
+        let dir = d.path().join("stdlib");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cluster.rhai"), "// mine\n").unwrap();
+        std::fs::write(dir.join("extra.rhai"), "// extra\n").unwrap();
+        let e = lookup_in(Some((&dir, "/x/stdlib")), FileKind::Stdlib, "cluster").unwrap();
+        assert_eq!(
+            (e.display.as_str(), e.text.as_str()),
+            ("/x/stdlib/cluster.rhai", "// mine\n")
+        );
+        assert_eq!(e.origin, Origin::EditedCopy);
+        let e = lookup(d.path(), FileKind::Stdlib, "extra").unwrap();
+        assert_eq!(
+            (e.display.as_str(), e.origin),
+            ("stdlib/extra.rhai", Origin::ProjectOnly)
+        );
+        let e = lookup_in(None, FileKind::Stdlib, "cluster").unwrap();
+        assert_eq!(e.origin, Origin::Builtin);
+    }
 
     #[test]
     fn builtin_copy_edited_and_project_only() {

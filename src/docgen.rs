@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::cli::Global;
-use crate::commands::{load_settings, make_host, project_dir};
+use crate::commands::{introspection, load_settings};
 use crate::docs::FnDoc;
-use crate::engine::{self, Sources};
+use crate::engine::Sources;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 
@@ -244,10 +244,7 @@ pub fn settings_markdown(settings: &Settings) -> String {
 pub fn cmd_api_markdown(g: &Global, namespace: Option<&str>) -> Result<()> {
     let sources = Arc::new(Sources::default());
     let settings = load_settings(g, &sources)?;
-    let mut g2 = g.clone();
-    g2.plan = true;
-    let host = make_host(&g2, settings, false)?;
-    let engine = engine::build(host, &project_dir(), sources);
+    let (_host, engine) = introspection(g, settings, sources)?;
     let fns: Vec<FnDoc> = crate::docs::functions(&engine)
         .into_iter()
         .filter(|f| namespace.is_none_or(|ns| f.namespace == ns))

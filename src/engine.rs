@@ -13,9 +13,10 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared}
 
 type SharedModule = Shared<Module>;
 
-use crate::embedded;
+use crate::catalog::{self, FileKind};
 use crate::error::{Error, Kind, Location, Result};
 use crate::host::Host;
+pub use crate::names::{not_a_module_name, suggest};
 
 /// Most operations one script may run before it is stopped.
 pub const MAX_OPERATIONS: u64 = 20_000_000;
@@ -54,13 +55,9 @@ pub struct Resolver {
 impl Resolver {
     /// Finds a stdlib module's display name and text.
     pub fn find(dirs: &[PathBuf], name: &str) -> Option<(String, String)> {
-        for d in dirs {
-            let p = d.join(format!("{name}.rhai"));
-            if let Ok(text) = std::fs::read_to_string(&p) {
-                return Some((p.display().to_string(), text));
-            }
-        }
-        embedded::stdlib(name).map(|t| (format!("<builtin>/stdlib/{name}.rhai"), t.to_string()))
+        let dir = dirs.first().map(|d| (d.as_path(), d.display().to_string()));
+        let dir = dir.as_ref().map(|(d, shown)| (*d, shown.as_str()));
+        catalog::lookup_in(dir, FileKind::Stdlib, name).map(|e| (e.display, e.text))
     }
 }
 
@@ -97,18 +94,6 @@ impl ModuleResolver for Resolver {
             .map_err(|e| EvalAltResult::ErrorInModule(name.clone(), e, pos))?;
         Ok(m.into())
     }
-}
-
-/// Why `path` cannot be imported, if it is not a plain module name (no
-/// paths, so an import can never read a file outside stdlib/).
-pub fn not_a_module_name(path: &str) -> Option<String> {
-    let plain = !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    (!plain).then(|| {
-        format!("`{path}` is not a module name: import stdlib modules by name (letters, digits, _ and -), e.g. import \"nodes\"")
-    })
 }
 
 /// The stdlib search path for a project directory.
@@ -210,16 +195,6 @@ fn strip_position(e: &EvalAltResult) -> String {
         Some(i) if text.ends_with(')') => text[..i].to_string(),
         _ => text,
     }
-}
-
-/// The nearest of `known` to `name`, for "did you mean".
-pub fn suggest(name: &str, known: &[String]) -> Option<String> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(s, _)| *s > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.clone())
 }
 
 /// Turns a Rhai error into a diagnostic. `main` is the display name of the

@@ -6,6 +6,7 @@
 //! context of a run; `cli` and `commands` are the command line.
 
 pub mod api;
+mod architecture;
 pub mod aws;
 pub mod catalog;
 pub mod cli;
@@ -24,10 +25,12 @@ pub mod host;
 pub mod init;
 pub mod lifecycle;
 pub mod local;
+pub mod names;
 pub mod net;
 pub mod outcome;
 pub mod pki;
 pub mod pki_cluster;
+pub mod plan;
 pub mod preflight;
 pub mod progress;
 pub mod repl;

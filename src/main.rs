@@ -1,7 +1,6 @@
 //! The `groundup` binary: parses the command line, runs the command, prints
 //! errors as diagnostics and exits with the documented code.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -54,7 +53,7 @@ fn run(mut cli: Cli) -> Result<(), Error> {
             ..
         } => commands::cmd_fns(g, namespace.as_deref(), definitions.as_deref()),
         Command::Init { dir, force } => groundup::init::cmd_init(g, dir, *force),
-        Command::Runbooks => groundup::catalog::cmd_runbooks(g),
+        Command::Runbooks => commands::cmd_runbooks(g),
         Command::Doctor => groundup::doctor::cmd_doctor(g),
         Command::Completions { shell } => groundup::completions::cmd_completions(*shell),
         Command::Man => groundup::completions::cmd_man(),
@@ -97,7 +96,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let color = groundup::style::Paint::stderr().enabled();
             eprint!("{}", render_with(&e, color));
             ExitCode::from(e.exit_code())
         }

@@ -8,7 +8,7 @@ use crate::cli::Global;
 use crate::commands;
 use crate::engine::Sources;
 use crate::error::{Error, Kind, Result};
-use crate::ssh::{self, Command, Fleet};
+use crate::ssh::{self, Command};
 
 /// Runs `groundup ssh`; returns the exit code to end with (the remote
 /// command's).
@@ -16,7 +16,7 @@ pub fn cmd_ssh(g: &Global, node: &str, command: &[String], forget: bool) -> Resu
     let sources = Sources::default();
     let settings = commands::load_settings(g, &sources)?;
     let host = commands::make_host(g, settings, false)?;
-    let fleet = Fleet::of(&host)?;
+    let fleet = host.fleet()?;
     let n = fleet.node(node)?.clone();
     if forget {
         let path = ssh::known_hosts_path(host.state().dir());

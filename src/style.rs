@@ -3,9 +3,16 @@
 
 use std::io::IsTerminal;
 
-/// Whether colour is allowed at all (`NO_COLOR` unset or empty).
+/// Whether colour is allowed at all (`NO_COLOR` unset or empty): the one
+/// rule every coloured output asks (through [`Paint`]).
 pub fn colour_allowed() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    allowed_by(std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// The NO_COLOR rule for a value of the variable: only a non-empty value
+/// turns colour off (<https://no-color.org>).
+fn allowed_by(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Paints text with ANSI colours, or leaves it alone when disabled.
@@ -79,6 +86,13 @@ pub fn print_stdout(text: &str) -> crate::error::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_non_empty_no_color_turns_colour_off() {
+        assert!(allowed_by(None));
+        assert!(allowed_by(Some(std::ffi::OsStr::new(""))));
+        assert!(!allowed_by(Some(std::ffi::OsStr::new("1"))));
+    }
 
     #[test]
     fn off_means_plain_text() {

@@ -54,7 +54,7 @@ fn file_spec(h: &crate::host::Host, m: &Map) -> Result<FileSpec, String> {
     let dest = text("path").ok_or("a file map needs `path`: where the file goes on the node")?;
     let (content, source) = match (text("src"), m.get("data")) {
         (Some(_), Some(_)) => return Err(format!("{dest}: give `src` or `data`, not both")),
-        (Some(src), None) => match ssh::source_file(h, &src) {
+        (Some(src), None) => match h.source_file(&src) {
             Ok(bytes) => (bytes, src),
             // Under --plan the file may not be made yet (pki planned too).
             Err(_) if h.planning() && ssh::check_source_path(&src).is_ok() => {
@@ -150,7 +150,7 @@ fn run_on(
 ) -> Result<Map, Box<EvalAltResult>> {
     let h = crate::api::host(ctx)?;
     let names = names(ctx, call, nodes)?;
-    let fleet = ssh::Fleet::of(&h).map_err(|e| fail(ctx, e))?;
+    let fleet = h.fleet().map_err(|e| fail(ctx, e))?;
     let out = h
         .block_on(fleet.run(&names, &cmd))
         .map_err(|e| fail(ctx, e))?;
@@ -186,7 +186,7 @@ pub mod ssh_api {
     #[rhai_fn(return_raw)]
     pub fn nodes(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let list = ssh::nodes_of(&h).map_err(|e| fail(&ctx, e))?;
+        let list = h.nodes().map_err(|e| fail(&ctx, e))?;
         Ok(list
             .into_iter()
             .map(|n| {
@@ -229,7 +229,7 @@ pub mod ssh_api {
                 files: files.clone(),
             })
             .collect();
-        let fleet = ssh::Fleet::of(&h).map_err(|e| fail(&ctx, e))?;
+        let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&work)).map_err(|e| fail(&ctx, e))?;
         upload_results(&ctx, CALL, out)
     }
@@ -255,7 +255,7 @@ pub mod ssh_api {
                 files: file_list(&ctx, CALL, files)?,
             });
         }
-        let fleet = ssh::Fleet::of(&h).map_err(|e| fail(&ctx, e))?;
+        let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&list)).map_err(|e| fail(&ctx, e))?;
         upload_results(&ctx, CALL, out)
     }

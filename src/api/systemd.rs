@@ -348,7 +348,7 @@ pub mod systemd_api {
         let unit = service_name(name);
         let st = h
             .block_on(async {
-                let fleet = crate::ssh::Fleet::of(&h)?;
+                let fleet = h.fleet()?;
                 systemd::remote::status(&fleet, &names, &unit).await
             })
             .map_err(|e| fail(&ctx, e))?;
@@ -372,7 +372,7 @@ pub mod systemd_api {
         let names = node_names("systemd::start", nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         h.block_on(async {
-            let fleet = crate::ssh::Fleet::of(&h)?;
+            let fleet = h.fleet()?;
             systemd::remote::start(&fleet, &names, &unit).await
         })
         .map_err(|e| fail(&ctx, e))

@@ -89,21 +89,38 @@ pub fn internal_domain(region: &str) -> String {
     }
 }
 
+/// The host (IPv6 without brackets) and port of a URL
+/// (`http://127.0.0.1:5000/x` -> 127.0.0.1, 5000), parsed by the `url`
+/// crate: the one URL parser of groundup. A URL without a scheme is read
+/// as `https://`; the port defaults to 80 for http, else 443.
+pub fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let full = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("https://{url}")
+    };
+    let u = url::Url::parse(&full).ok()?;
+    let host = match u.host()? {
+        url::Host::Domain(d) => d.to_string(),
+        url::Host::Ipv4(a) => a.to_string(),
+        url::Host::Ipv6(a) => a.to_string(),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let default = if u.scheme() == "http" { 80 } else { 443 };
+    Some((host, u.port().unwrap_or(default)))
+}
+
 /// Whether `url` points at this machine (127.0.0.0/8, ::1 or localhost).
 pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let host_port = rest.split('/').next().unwrap_or("");
-    let host = if let Some(h) = host_port.strip_prefix('[') {
-        h.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
+    let Some((host, _)) = url_host_port(url) else {
+        return false;
     };
-    if host == "localhost" {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses to go on when the test guard is set and the endpoint is not
@@ -328,4 +345,29 @@ fn hint_for(code: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_host_port_and_loopback_come_from_one_parser() {
+        assert_eq!(
+            url_host_port("http://127.0.0.1:5000"),
+            Some(("127.0.0.1".into(), 5000))
+        );
+        assert_eq!(url_host_port("http://[::1]:9/x"), Some(("::1".into(), 9)));
+        assert_eq!(
+            url_host_port("localhost:5000"),
+            Some(("localhost".into(), 5000))
+        );
+        assert_eq!(url_host_port("http://:80"), None);
+        assert!(is_loopback_url("http://127.0.0.1:5000"));
+        assert!(is_loopback_url("http://[::1]:5000/"));
+        assert!(is_loopback_url("http://localhost"));
+        assert!(!is_loopback_url("https://ec2.us-east-2.amazonaws.com"));
+        assert!(!is_loopback_url("http://127.0.0.1.evil.test"));
+        assert!(!is_loopback_url("not a url"));
+    }
 }

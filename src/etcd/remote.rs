@@ -72,7 +72,7 @@ pub async fn install_release(
         .map_err(|why| Error::script(format!("etcd::install_release: `{version}`: {why}")))?;
     release::check_url(base_url)
         .map_err(|why| Error::script(format!("etcd::install_release: `{base_url}`: {why}")))?;
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     let nodes = names(members);
     if host.planning() {
         fleet.run(&nodes, &Command::new(VERSION_CHECK)).await?;
@@ -227,7 +227,7 @@ fn health_command(members: &[Member], o: &Options) -> String {
 /// The cluster's health, asked on the first member that can answer (the
 /// others are tried in turn).
 pub async fn health(host: &Host, members: &[Member], o: &Options) -> Result<Health> {
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     health_with(fleet, members, o).await
 }
 
@@ -308,7 +308,7 @@ pub async fn wait_healthy(
     o: &Options,
     timeout: Duration,
 ) -> Result<Health> {
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     if host.planning() {
         return Ok(health::assess(members, o, &[], Err("planned")));
     }
@@ -332,7 +332,7 @@ pub async fn converge(
     installed: &[Installed],
     timeout: Duration,
 ) -> Result<Vec<MemberResult>> {
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     let nodes = names(members);
     let before = units::status(fleet, &nodes, UNIT).await?;
     if host.planning() {

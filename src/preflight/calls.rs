@@ -8,8 +8,8 @@ use rhai::{Engine, FnCallExpr, Position};
 
 use super::settings_map::Tainted;
 use super::{CLUSTER, KEYWORDS, Local, Preflight, Problem, is_var};
-use crate::engine::suggest;
 use crate::error::{Error, Location};
+use crate::names::suggest;
 
 impl Preflight<'_> {
     /// Checks a namespace-qualified call: into an imported module (and

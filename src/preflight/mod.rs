@@ -25,8 +25,8 @@ use rhai::{
     AST, ASTFlags, ASTNode, Engine, Expr, FnAccess, FnCallExpr, FnNamespace, Position, Stmt,
 };
 
-use crate::engine::suggest;
 use crate::error::{Error, Location, Result};
+use crate::names::suggest;
 use crate::settings::Settings;
 
 mod calls;
@@ -280,7 +280,7 @@ impl<'a> Preflight<'a> {
                 && let Expr::StringConstant(module, _) = &x.0
             {
                 let module = module.to_string();
-                if let Some(why) = crate::engine::not_a_module_name(&module) {
+                if let Some(why) = crate::names::not_a_module_name(&module) {
                     problems.push(problem(*pos, why, None));
                 } else if module != CLUSTER && !self.modules.contains_key(&module) {
                     let known: Vec<String> = self

@@ -74,7 +74,7 @@ pub fn cmd_repl(g: &Global) -> Result<()> {
 }
 
 fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::style::Paint::stderr().enabled()
 }
 
 /// Runs one input: a meta-command or Rhai; prints a non-unit value.
@@ -120,7 +120,7 @@ fn editor() -> Result<Editor<ReplHelper, FileHistory>> {
 
 fn interactive(session: &mut Session, mut rl: Editor<ReplHelper, FileHistory>) -> Result<()> {
     let color = stderr_color();
-    let hint_color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let hint_color = crate::style::Paint::stdout().enabled();
     rl.set_helper(Some(ReplHelper::new(session.catalog(), hint_color)));
     let history = history_file();
     if let Some(file) = &history {

@@ -130,7 +130,7 @@ pub async fn install(host: &Host, work: &[(String, Unit)]) -> Result<Vec<Install
     for (_, u) in work {
         u.validate()?;
     }
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     let planning = host.planning();
     // 1. The inputs' hashes, one `sha256sum` per node.
     let hash_work: Vec<(String, Command)> = work
@@ -282,7 +282,7 @@ pub async fn wait_active(
     unit: &str,
     timeout: Duration,
 ) -> Result<Vec<Status>> {
-    let fleet = &Fleet::of(host)?;
+    let fleet = &host.fleet()?;
     let deadline = Instant::now() + timeout;
     loop {
         let st = status(fleet, nodes, unit).await?;
