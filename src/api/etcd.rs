@@ -12,6 +12,8 @@ use rhai::{CustomType, Map};
 use crate::error::Error;
 use crate::etcd::flags::{Member, Options};
 
+crate::api::namespace!("etcd");
+
 /// The etcd members (from `etcd::members`): one per master, with the TLS
 /// files, ports and data directory they share.
 #[derive(Debug, Clone, CustomType)]
@@ -58,32 +60,31 @@ impl EtcdMembers {
     }
 }
 
-fn text(map: &Map, call: &str, key: &str) -> Result<String, Error> {
+fn text(map: &Map, key: &str) -> Result<String, Error> {
     match map.get(key) {
         Some(v) if v.is_string() => Ok(v.to_string()),
         Some(v) => Err(Error::script(format!(
-            "{call}: `{key}` must be a string, got {}",
+            "`{key}` must be a string, got {}",
             v.type_name()
         ))),
-        None => Err(Error::script(format!("{call}: `{key}` is missing"))),
+        None => Err(Error::script(format!("`{key}` is missing"))),
     }
 }
 
-fn port(map: &Map, call: &str, key: &str) -> Result<u16, Error> {
+fn port(map: &Map, key: &str) -> Result<u16, Error> {
     let v = map
         .get(key)
-        .ok_or_else(|| Error::script(format!("{call}: `{key}` is missing")))?;
+        .ok_or_else(|| Error::script(format!("`{key}` is missing")))?;
     v.as_int()
         .ok()
         .and_then(|n| u16::try_from(n).ok())
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::script(format!("{call}: `{key}` must be a port (1-65535)")))
+        .ok_or_else(|| Error::script(format!("`{key}` must be a port (1-65535)")))
 }
 
 /// Builds the members from the masters' node maps (`name`, `private_ip`)
 /// and the options map.
 pub fn members_from(masters: rhai::Array, opts: &Map) -> Result<EtcdMembers, Error> {
-    const CALL: &str = "etcd::members";
     const KEYS: &[&str] = &[
         "ca_file",
         "cert_file",
@@ -95,30 +96,30 @@ pub fn members_from(masters: rhai::Array, opts: &Map) -> Result<EtcdMembers, Err
     ];
     if let Some(k) = opts.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(Error::script(format!(
-            "{CALL}: unknown option `{k}`; known: {}",
+            "unknown option `{k}`; known: {}",
             KEYS.join(", ")
         )));
     }
     let options = Options {
-        ca_file: text(opts, CALL, "ca_file")?,
-        cert_file: text(opts, CALL, "cert_file")?,
-        key_file: text(opts, CALL, "key_file")?,
-        data_dir: text(opts, CALL, "data_dir")?,
-        token: text(opts, CALL, "token")?,
-        client_port: port(opts, CALL, "client_port")?,
-        peer_port: port(opts, CALL, "peer_port")?,
+        ca_file: text(opts, "ca_file")?,
+        cert_file: text(opts, "cert_file")?,
+        key_file: text(opts, "key_file")?,
+        data_dir: text(opts, "data_dir")?,
+        token: text(opts, "token")?,
+        client_port: port(opts, "client_port")?,
+        peer_port: port(opts, "peer_port")?,
     };
     let mut members = Vec::new();
     let mut nodes = Vec::new();
     for (i, n) in masters.into_iter().enumerate() {
         let map = n.try_cast::<Map>().ok_or_else(|| {
             Error::script(format!(
-                "{CALL}: masters[{i}] must be a node map (from state `nodes` or nodes::layout)"
+                "masters[{i}] must be a node map (from state `nodes` or nodes::layout)"
             ))
         })?;
         members.push(Member {
-            name: text(&map, CALL, "name")?,
-            ip: text(&map, CALL, "private_ip")?,
+            name: text(&map, "name")?,
+            ip: text(&map, "private_ip")?,
         });
         nodes.push(map);
     }
@@ -257,7 +258,7 @@ fn timeout(secs: i64) -> std::time::Duration {
 #[export_module]
 pub mod etcd_api {
     use super::*;
-    use crate::api::fail;
+    use super::{bad_arg, fail};
 
     /// The etcd members: one per master node map (`name`, `private_ip`), in
     /// order, sharing `opts`: `ca_file`, `cert_file`, `key_file` (paths on
@@ -291,7 +292,7 @@ pub mod etcd_api {
                 fail(
                     &ctx,
                     Error::script(format!(
-                        "etcd::flags: no member named `{name}` (members: {})",
+                        "no member named `{name}` (members: {})",
                         members
                             .members
                             .iter()
@@ -362,9 +363,8 @@ pub mod etcd_api {
                 d.try_cast::<crate::api::systemd::InstalledUnit>()
                     .map(|u| u.record())
                     .ok_or_else(|| {
-                        crate::api::bad_arg(
+                        bad_arg(
                             &ctx,
-                            "etcd::converge",
                             format!("installed[{i}] must be what systemd::install returned"),
                         )
                     })

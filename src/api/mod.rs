@@ -58,7 +58,7 @@ pub fn register_all(engine: &mut Engine) {
         "systemd",
         rhai::exported_module!(systemd::systemd_api).into(),
     );
-    engine.register_static_module("etcd", rhai::exported_module!(etcd::etcd_api).into());
+    engine.register_static_module(etcd::NS, rhai::exported_module!(etcd::etcd_api).into());
 }
 
 /// The namespaces scripts can use (for help and completion).

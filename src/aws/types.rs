@@ -6,16 +6,6 @@ use serde::Serialize;
 
 pub use crate::outcome::Outcome;
 
-// Aliases of `Outcome` that `src/api/pki.rs` still uses on this branch
-// (the PKI's own refactor drops them): delete them once nothing does.
-// `src/aws` uses `Outcome::…`.
-/// What happened to a resource in this run (see [`Outcome`]).
-pub const CREATED: Outcome = Outcome::Created;
-/// The resource already existed and was reused.
-pub const REUSED: Outcome = Outcome::Reused;
-/// Plan mode: the resource would be created.
-pub const PLANNED: Outcome = Outcome::Planned;
-
 /// Gives a custom type (with `Display` and `Serialize`) its Rhai
 /// `to_string`, `to_debug` and `to_json`: use with
 /// `#[rhai_type(extra = Self::build_extra)]`. Shared by every typed value
