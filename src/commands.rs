@@ -16,6 +16,9 @@ use crate::preflight::{Preflight, Script};
 use crate::settings::{Origin, Settings};
 use crate::state::{Origin as StateOrigin, State};
 
+pub mod layout;
+pub mod pki_check;
+
 /// The project directory: where `runbooks/` and `stdlib/` copies are looked
 /// for (the current directory).
 pub fn project_dir() -> PathBuf {
@@ -151,6 +154,9 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
         retry_mode: settings.str("aws_retry_mode"),
         local: g.local,
     };
+    // The node layout (stdlib/nodes.rhai); a mistake in it is reported
+    // where it is needed (after the pre-flight of `run`), not here.
+    let nodes = layout::planned(&settings);
     let host = Host::new(
         settings,
         state,
@@ -160,7 +166,8 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
             json: g.json,
             verbose: g.verbose,
         },
-    )?;
+    )?
+    .with_layout(nodes);
     Ok(Arc::new(host))
 }
 
@@ -292,6 +299,9 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
         .map(|((name, text), ast)| Script { name, text, ast })
         .collect();
     preflight(&engine, &host.settings, &stdlib).check(&scripts)?;
+    // Where the nodes go: stdlib/nodes.rhai's layout, checked against the
+    // settings (inside the subnet, one address each, a master).
+    layout::validated(&host.settings)?;
     // A runbook that makes the SSH key pair will need a new RSA key if the
     // cluster has no private key file yet: generate it in the background
     // while the steps before it wait on AWS.
@@ -511,6 +521,7 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
         }
     }
     findings.into_result()?;
+    layout::validated(&settings)?;
     if g.json {
         let names: Vec<&String> = list.iter().map(|(n, _)| n).collect();
         println!("{}", json!({"compiled": names}));

@@ -358,6 +358,11 @@ impl Settings {
             .unwrap_or_else(|| "unknown".into())
     }
 
+    /// An error about setting `key`: "setting `key` = `value` (origin): why".
+    pub fn problem(&self, key: &str, why: impl std::fmt::Display) -> Error {
+        self.bad(key, why)
+    }
+
     fn bad(&self, key: &str, why: impl std::fmt::Display) -> Error {
         let value = self.get(key).map(show).unwrap_or_default();
         Error::setting(format!(
@@ -482,59 +487,25 @@ impl Settings {
                 ));
             }
         }
-        // Counts and the lesson's address layout: master i at host 10+i,
-        // worker i at host 20+i of the subnet.
+        // Counts. Where the nodes go (inside the subnet, one address each,
+        // at least one master) is checked on the evaluated layout of
+        // stdlib/nodes.rhai: crate::layout::check.
         for k in ["masters", "workers"] {
             if has(k) && self.int(k) < 0 {
                 return Err(self.bad(k, "a count cannot be negative"));
             }
         }
-        if has("masters") {
-            let m = self.int("masters");
-            if m < 1 {
-                return Err(self.bad("masters", "a cluster needs at least one master"));
-            }
-            if m > 10 {
+        if has("pod_cidr") && has("pod_cidr_prefix") {
+            let base = cidr::parse(&self.str("pod_cidr")).map_err(|e| self.bad("pod_cidr", e))?;
+            let p = self.int("pod_cidr_prefix");
+            if p < base.prefix_len() as i64 || p > 28 {
                 return Err(self.bad(
-                    "masters",
-                    "masters use host addresses .10-.19 of the subnet: at most 10",
-                ));
-            }
-        }
-        if has("workers") && has("subnet_cidr") {
-            let w = self.int("workers");
-            if let Ok((_, last)) = cidr::aws_usable_hosts(&self.str("subnet_cidr"))
-                && 20 + w - 1 > last
-            {
-                return Err(self.bad(
-                    "workers",
+                    "pod_cidr_prefix",
                     format!(
-                        "workers use host addresses from 20 up; subnet {} has room for {} workers",
-                        self.str("subnet_cidr"),
-                        (last - 20 + 1).max(0)
+                        "must be between /{} (pod_cidr's own) and /28",
+                        base.prefix_len()
                     ),
                 ));
-            }
-            if has("pod_cidr") && has("pod_cidr_prefix") {
-                let base =
-                    cidr::parse(&self.str("pod_cidr")).map_err(|e| self.bad("pod_cidr", e))?;
-                let p = self.int("pod_cidr_prefix");
-                if p < base.prefix_len() as i64 || p > 28 {
-                    return Err(self.bad(
-                        "pod_cidr_prefix",
-                        format!(
-                            "must be between /{} (pod_cidr's own) and /28",
-                            base.prefix_len()
-                        ),
-                    ));
-                }
-                let room = 1i64 << (p - base.prefix_len() as i64).min(40);
-                if w > room {
-                    return Err(self.bad(
-                        "workers",
-                        format!("pod_cidr {base} holds only {room} /{p} pod ranges"),
-                    ));
-                }
             }
         }
         for k in [
@@ -636,6 +607,35 @@ impl Settings {
         Ok(())
     }
 
+    /// How many pod ranges (`/pod_cidr_prefix` blocks of `pod_cidr`) there
+    /// are, one per worker; `None` when the settings do not say (after
+    /// [`Settings::validate`] they do).
+    pub fn pod_ranges(&self) -> Option<i64> {
+        let base = cidr::parse(&self.get("pod_cidr")?.to_string()).ok()?;
+        let p = self.get("pod_cidr_prefix")?.as_int().ok()?;
+        Some(1i64 << (p - base.prefix_len() as i64).clamp(0, 40))
+    }
+
+    /// Checks that every worker gets a pod range. Runs after the node
+    /// layout's own check (`crate::layout::check`), whose message says how
+    /// many workers the subnet has room for.
+    pub fn check_pod_ranges(&self) -> Result<()> {
+        if let (Some(room), Some(w)) = (self.pod_ranges(), self.get("workers")) {
+            let w = w.as_int().unwrap_or(0);
+            if w > room {
+                return Err(self.bad(
+                    "workers",
+                    format!(
+                        "pod_cidr {} holds only {room} /{} pod ranges",
+                        self.str("pod_cidr"),
+                        self.int("pod_cidr_prefix")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Warnings worth printing before a run (e.g. world-open admin access).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
@@ -714,9 +714,6 @@ mod tests {
                 "workers=-1",
                 "setting `workers` = `-1` (--set): a count cannot be negative",
             ),
-            ("masters=0", "a cluster needs at least one master"),
-            ("masters=11", "at most 10"),
-            ("workers=300", "has room for 235 workers"),
             (
                 "region=mars",
                 "setting `region` = `mars` (--set): not an AWS region name",

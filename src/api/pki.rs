@@ -1013,8 +1013,10 @@ pub mod pki_api {
         const CALL: &str = "pki::check";
         let h = host(&ctx)?;
         let report = {
+            let planned = h.layout().map_err(|e| pki_fail(&ctx, CALL, e))?;
             let st = h.state();
-            pki_cluster::run_check(&h.settings, &st).map_err(|e| pki_fail(&ctx, CALL, e))?
+            pki_cluster::run_check(&h.settings, planned, &st)
+                .map_err(|e| pki_fail(&ctx, CALL, e))?
         };
         let v = json!({
             "ok": report.ok(),

@@ -187,7 +187,8 @@ fn ssh_error(msg: impl Into<String>) -> Error {
 }
 
 /// The nodes compute.rhai recorded (`nodes` in state), or, before compute
-/// (plan, offline), the lesson's layout from the settings; masters first.
+/// (plan, offline), the host's planned layout (stdlib/nodes.rhai); masters
+/// first.
 pub fn nodes_of(host: &Host) -> Result<Vec<Node>> {
     let st = host.state();
     let recorded = st.get("nodes").and_then(Value::as_object).cloned();
@@ -200,7 +201,11 @@ pub fn nodes_of(host: &Host) -> Result<Vec<Node>> {
             (k.clone(), (s("instance_id"), s("public_ip")))
         })
         .collect();
-    let nodes = crate::pki_cluster::nodes(&host.settings, recorded.map(Value::Object).as_ref())?;
+    let nodes = crate::pki_cluster::nodes(
+        &host.settings,
+        host.layout()?,
+        recorded.map(Value::Object).as_ref(),
+    )?;
     Ok(nodes
         .into_iter()
         .map(|n| {
