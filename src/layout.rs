@@ -96,7 +96,7 @@ pub fn check(settings: &Settings, nodes: &[Node], file: &str) -> Result<()> {
     if settings.get("masters").is_some() && !nodes.iter().any(|n| n.role == "master") {
         return Err(settings.problem("masters", "a cluster needs at least one master"));
     }
-    let subnet = settings.str("subnet_cidr");
+    let subnet = settings.text("subnet_cidr")?;
     let layout_error = |n: &Node, why: String| {
         Error::setting(format!(
             "the node layout ({file}) puts {} at {}: {why}",

@@ -116,7 +116,7 @@ pub fn nodes(
     let mut out = Vec::new();
     match state_nodes.and_then(Value::as_object) {
         Some(map) if !map.is_empty() => {
-            let domain = crate::aws::internal_domain(&settings.str("region"));
+            let domain = crate::aws::internal_domain(&settings.text("region")?);
             for (name, v) in map {
                 out.push(node_from_state(name, v, &domain)?);
             }
@@ -170,7 +170,7 @@ fn node_from_state(name: &str, v: &Value, domain: &str) -> Result<Node> {
 /// `kubernetes_public_address` setting if set, else what network.rhai
 /// recorded in state; an error saying how to get one otherwise.
 pub fn public_address(settings: &Settings, state: &State) -> Result<String> {
-    let set = settings.str("kubernetes_public_address");
+    let set = settings.text("kubernetes_public_address")?;
     if !set.trim().is_empty() {
         return Ok(set.trim().to_string());
     }
@@ -189,7 +189,7 @@ pub fn public_address(settings: &Settings, state: &State) -> Result<String> {
 /// The first address of `service_cidr` (172.32.0.1): the `kubernetes`
 /// service's cluster IP, which the API server certificate must carry.
 pub fn first_service_ip(settings: &Settings) -> Result<String> {
-    cidr::host(&settings.str("service_cidr"), 1)
+    cidr::host(&settings.text("service_cidr")?, 1)
         .map(|ip| ip.to_string())
         .map_err(|e| Error::setting(format!("service_cidr: {e}")))
 }
@@ -211,7 +211,7 @@ pub fn check_spec(
             .filter(|n| n.role == "master")
             .map(|n| n.private_ip.clone()),
     );
-    let port = settings.int("api_port");
+    let port = settings.integer("api_port")?;
     let mut api_servers = Vec::new();
     match public_address(settings, state) {
         Ok(a) => {
@@ -228,7 +228,7 @@ pub fn check_spec(
         )),
     }
     required.push(first_service_ip(settings)?);
-    let cluster = settings.str("name");
+    let cluster = settings.text("name")?;
     let kubelets = nodes
         .iter()
         .filter(|n| n.role == "worker")
@@ -252,8 +252,8 @@ pub fn check_spec(
         apiserver_stem: APISERVER_STEM.to_string(),
         apiserver_required_sans: required,
         kubelets,
-        cluster_dns: settings.str("cluster_dns"),
-        service_cidr: settings.str("service_cidr"),
+        cluster_dns: settings.text("cluster_dns")?,
+        service_cidr: settings.text("service_cidr")?,
         api_servers,
     };
     Ok((spec, problems))
@@ -268,7 +268,7 @@ pub fn run_check(settings: &Settings, planned: &[Node], state: &State) -> Result
             Kind::Pki,
             format!(
                 "no PKI for cluster {}: {} does not exist",
-                settings.str("name"),
+                settings.text("name")?,
                 spec.dir.display()
             ),
         )

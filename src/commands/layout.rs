@@ -51,7 +51,7 @@ pub fn validated(settings: &Settings) -> Result<Vec<Node>> {
     // cut to the highest limit at which it still evaluates, and the check
     // then finds the first node that does not fit. If it finds none, the
     // full layout's own error stands.
-    let usable = crate::net::cidr::size(&settings.str("subnet_cidr"))
+    let usable = crate::net::cidr::size(&settings.text("subnet_cidr")?)
         .map(|n| (n as i64 - 5).max(1))
         .unwrap_or(1);
     let room = settings.pod_ranges().unwrap_or(i64::MAX);

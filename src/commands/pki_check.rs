@@ -15,12 +15,12 @@ pub fn cmd_check(g: &Global) -> Result<()> {
     let sources = Sources::default();
     let settings = super::load_settings(g, &sources)?;
     let planned = super::layout::planned(&settings)?;
-    let state = State::open(&g.state_dir, &settings.str("name"), true)?;
+    let state = State::open(&g.state_dir, &settings.text("name")?, true)?;
     let report = run_check(&settings, &planned, &state)?;
     let d = dir(state.dir());
     if g.json {
         let out = json!({
-            "cluster": settings.str("name"),
+            "cluster": settings.text("name")?,
             "dir": d.display().to_string(),
             "ok": report.ok(),
             "rows": report.rows,
@@ -28,7 +28,11 @@ pub fn cmd_check(g: &Global) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        println!("PKI of cluster {} in {}", settings.str("name"), d.display());
+        println!(
+            "PKI of cluster {} in {}",
+            settings.text("name")?,
+            d.display()
+        );
         print!("{report}");
     }
     if report.ok() {
