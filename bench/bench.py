@@ -626,7 +626,7 @@ def report(a, m_before, res, elapsed):
     if a.install_s:
         w(f"- groundup: `{res['versions']['groundup']}`, **release binary from `cargo install --locked --path .`** "
           "(scripts/measure-install; the release profile in Cargo.toml: opt-level 3 for groundup and the crates a run "
-          "spends CPU in, 0 for the AWS service crates, 1 for the rest)"
+          "spends CPU in, 0 for every other crate)"
           + (f", with `{a.install_args}`" if a.install_args else "") + ".")
     else:
         w(f"- groundup: `{res['versions']['groundup']}`, **debug binary from `cargo build`** (the one profile this "

@@ -544,7 +544,7 @@ async fn aws_checks(aws: &Aws, settings: &Settings, creds: &Creds, checks: &mut 
             .describe_regions()
             .send()
             .await
-            .map_err(|e| aws_error("doctor", "DescribeRegions", e))
+            .map_err(|e| aws_error("DescribeRegions", e).prefixed("doctor"))
     })
     .await;
     match regions {
@@ -594,7 +594,7 @@ async fn aws_checks(aws: &Aws, settings: &Settings, creds: &Creds, checks: &mut 
             )
             .send()
             .await
-            .map_err(|e| aws_error("doctor", "DescribeSecurityGroups", e))
+            .map_err(|e| aws_error("DescribeSecurityGroups", e).prefixed("doctor"))
     })
     .await;
     let from_creds = match creds {
@@ -636,7 +636,7 @@ async fn aws_checks(aws: &Aws, settings: &Settings, creds: &Creds, checks: &mut 
             .describe_account_attributes()
             .send()
             .await
-            .map_err(|e| aws_error("doctor", "DescribeAccountAttributes", e))
+            .map_err(|e| aws_error("DescribeAccountAttributes", e).prefixed("doctor"))
     })
     .await;
     match attrs {

@@ -141,9 +141,10 @@ impl Error {
     pub fn io(what: impl fmt::Display, err: impl fmt::Display) -> Self {
         Self::new(Kind::Io, format!("{what}: {err}"))
     }
-    /// An AWS failure: `call: Operation: Code: message`.
-    pub fn aws(call: &str, operation: &str, code: &str, message: &str) -> Self {
-        Self::new(Kind::Aws, format!("{call}: {operation}: {code}: {message}"))
+    /// An AWS failure: `Operation: Code: message` (the script binding that
+    /// made the call prefixes its name, see `crate::api::namespace!`).
+    pub fn aws(operation: &str, code: &str, message: &str) -> Self {
+        Self::new(Kind::Aws, format!("{operation}: {code}: {message}"))
     }
     /// Adds a help line.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

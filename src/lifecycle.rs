@@ -134,7 +134,7 @@ pub fn cmd_status(g: &Global, refresh: bool) -> Result<()> {
 /// (tagged in AWS, not in state), `changed …`, `duplicate …` (two or more
 /// where one is expected).
 async fn drift(host: &Host, st: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
-    use crate::aws::network::cluster_filter;
+    use crate::aws::tags::cluster_filter;
     let ec2 = &host.aws().await?.ec2;
     let mut out = Vec::new();
     let live: Vec<String> = crate::aws::teardown::leftovers(host, &host.cluster).await?;

@@ -2,9 +2,11 @@
 
 use rhai::plugin::*;
 
+crate::api::namespace!("cidr");
+
 #[export_module]
 pub mod cidr_api {
-    use crate::api::bad_arg;
+    use super::bad_arg;
     use crate::net::cidr;
 
     /// The `netnum`-th subnet of `base` with a prefix `newbits` longer
@@ -19,7 +21,7 @@ pub mod cidr_api {
     ) -> Result<String, Box<EvalAltResult>> {
         cidr::subnet(base, newbits, netnum)
             .map(|n| n.to_string())
-            .map_err(|e| bad_arg(&ctx, "cidr::subnet", e))
+            .map_err(|e| bad_arg(&ctx, e))
     }
 
     /// The `hostnum`-th address of `prefix` (Terraform's `cidrhost`); a
@@ -33,7 +35,7 @@ pub mod cidr_api {
     ) -> Result<String, Box<EvalAltResult>> {
         cidr::host(prefix, hostnum)
             .map(|ip| ip.to_string())
-            .map_err(|e| bad_arg(&ctx, "cidr::host", e))
+            .map_err(|e| bad_arg(&ctx, e))
     }
 
     /// Whether block `outer` contains `inner` (a block or an address).
@@ -43,13 +45,13 @@ pub mod cidr_api {
         outer: &str,
         inner: &str,
     ) -> Result<bool, Box<EvalAltResult>> {
-        cidr::contains(outer, inner).map_err(|e| bad_arg(&ctx, "cidr::contains", e))
+        cidr::contains(outer, inner).map_err(|e| bad_arg(&ctx, e))
     }
 
     /// Whether two blocks share any address.
     #[rhai_fn(return_raw)]
     pub fn overlaps(ctx: NativeCallContext, a: &str, b: &str) -> Result<bool, Box<EvalAltResult>> {
-        cidr::overlaps(a, b).map_err(|e| bad_arg(&ctx, "cidr::overlaps", e))
+        cidr::overlaps(a, b).map_err(|e| bad_arg(&ctx, e))
     }
 
     /// Number of addresses in a block (`/24` → 256).
@@ -57,7 +59,7 @@ pub mod cidr_api {
     pub fn size(ctx: NativeCallContext, prefix: &str) -> Result<i64, Box<EvalAltResult>> {
         cidr::size(prefix)
             .map(|n| n as i64)
-            .map_err(|e| bad_arg(&ctx, "cidr::size", e))
+            .map_err(|e| bad_arg(&ctx, e))
     }
 
     /// Checks a CIDR block and returns it; fails with a clear message if it
@@ -66,13 +68,13 @@ pub mod cidr_api {
     pub fn parse(ctx: NativeCallContext, block: &str) -> Result<String, Box<EvalAltResult>> {
         cidr::parse(block)
             .map(|n| n.to_string())
-            .map_err(|e| bad_arg(&ctx, "cidr::parse", e))
+            .map_err(|e| bad_arg(&ctx, e))
     }
 
     /// The EC2 private host name of an address: `ip-172-31-0-10`.
     #[rhai_fn(return_raw)]
     pub fn hostname(ctx: NativeCallContext, ip: &str) -> Result<String, Box<EvalAltResult>> {
-        cidr::ec2_hostname(ip).map_err(|e| bad_arg(&ctx, "cidr::hostname", e))
+        cidr::ec2_hostname(ip).map_err(|e| bad_arg(&ctx, e))
     }
 
     /// The prefix length of a block (`"172.20.0.0/16"` → 16).
@@ -80,6 +82,6 @@ pub mod cidr_api {
     pub fn prefix(ctx: NativeCallContext, block: &str) -> Result<i64, Box<EvalAltResult>> {
         cidr::parse(block)
             .map(|n| n.prefix_len() as i64)
-            .map_err(|e| bad_arg(&ctx, "cidr::prefix", e))
+            .map_err(|e| bad_arg(&ctx, e))
     }
 }

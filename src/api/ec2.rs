@@ -3,165 +3,14 @@
 use rhai::plugin::*;
 use rhai::{Array, Map};
 
-use crate::aws::types::IngressRule;
-use crate::net::cidr;
-
-/// Reads one ingress rule map: `#{ protocol: "tcp", from: 2379, to: 2380,
-/// cidr: "172.31.0.0/24", description: "etcd" }` (`port:` for one port).
-pub fn parse_rule(call: &str, i: usize, d: Dynamic) -> Result<IngressRule, String> {
-    let Some(m) = d.try_cast::<Map>() else {
-        return Err(format!(
-            "rules[{i}] must be a map like #{{ protocol: \"tcp\", port: 22, cidr: \"0.0.0.0/0\" }}"
-        ));
-    };
-    for k in m.keys() {
-        if !["protocol", "from", "to", "port", "cidr", "description"].contains(&k.as_str()) {
-            return Err(format!(
-                "rules[{i}]: unknown field `{k}` (fields: protocol, port or from/to, cidr, description)"
-            ));
-        }
-    }
-    let text = |k: &str| m.get(k).map(|v| v.to_string());
-    let int = |k: &str| -> Result<Option<i64>, String> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_int()
-                .map(Some)
-                .map_err(|t| format!("rules[{i}].{k} must be an integer, got {t}")),
-        }
-    };
-    let protocol = text("protocol")
-        .unwrap_or_else(|| "tcp".into())
-        .to_lowercase();
-    if !["tcp", "udp", "icmp", "-1"].contains(&protocol.as_str()) {
-        return Err(format!(
-            "rules[{i}].protocol `{protocol}` must be tcp, udp, icmp or -1"
-        ));
-    }
-    let (from, to) = match (int("port")?, int("from")?, int("to")?) {
-        (Some(p), None, None) => (p, p),
-        (None, Some(f), Some(t)) => (f, t),
-        (None, Some(f), None) => (f, f),
-        (None, None, None) if protocol == "icmp" || protocol == "-1" => (-1, -1),
-        _ => return Err(format!("rules[{i}]: give either `port` or `from` and `to`")),
-    };
-    let range = if protocol == "icmp" {
-        -1..=255
-    } else {
-        -1..=65535
-    };
-    if !range.contains(&from) || !range.contains(&to) || (protocol != "icmp" && from > to) {
-        return Err(format!(
-            "rules[{i}]: ports {from}-{to} are not a valid range"
-        ));
-    }
-    let Some(c) = text("cidr") else {
-        return Err(format!("rules[{i}]: `cidr` is required"));
-    };
-    cidr::parse(&c).map_err(|e| format!("rules[{i}].cidr: {e}"))?;
-    let _ = call;
-    Ok(IngressRule {
-        protocol,
-        from_port: from as i32,
-        to_port: to as i32,
-        cidr: c,
-        description: text("description").unwrap_or_default(),
-    })
-}
-
-/// Reads every rule of an array.
-pub fn parse_rules(call: &str, rules: Array) -> Result<Vec<IngressRule>, String> {
-    rules
-        .into_iter()
-        .enumerate()
-        .map(|(i, d)| parse_rule(call, i, d))
-        .collect()
-}
-
-/// Reads one node map: `#{ name: "master-0", role: "master", index: 0,
-/// private_ip: "172.31.0.10", user_data: "name=master-0", pod_cidr: "",
-/// source_dest_check: true }`. `source_dest_check` defaults to on, and to
-/// off for a node with a `pod_cidr` (it forwards its pods' traffic).
-pub fn parse_node(i: usize, d: Dynamic) -> Result<crate::aws::compute::NodeSpec, String> {
-    let Some(m) = d.try_cast::<Map>() else {
-        return Err(format!(
-            "nodes[{i}] must be a map like #{{ name: \"master-0\", role: \"master\", index: 0, private_ip: \"172.31.0.10\", user_data: \"name=master-0\" }}"
-        ));
-    };
-    for k in m.keys() {
-        if ![
-            "name",
-            "role",
-            "index",
-            "private_ip",
-            "user_data",
-            "pod_cidr",
-            "source_dest_check",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(format!(
-                "nodes[{i}]: unknown field `{k}` (fields: name, role, index, private_ip, user_data, pod_cidr, source_dest_check)"
-            ));
-        }
-    }
-    let text = |k: &str| -> Result<String, String> {
-        m.get(k)
-            .map(|v| v.to_string())
-            .ok_or_else(|| format!("nodes[{i}]: `{k}` is required"))
-    };
-    let name = text("name")?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "nodes[{i}].name `{name}` must be letters, digits and hyphens"
-        ));
-    }
-    let ip = text("private_ip")?;
-    cidr::parse_ip(&ip).map_err(|e| format!("nodes[{i}].private_ip: {e}"))?;
-    let index = m
-        .get("index")
-        .map(|v| {
-            v.as_int()
-                .map_err(|t| format!("nodes[{i}].index must be an integer, got {t}"))
-        })
-        .transpose()?
-        .unwrap_or(0);
-    let pod_cidr = m.get("pod_cidr").map(|v| v.to_string()).unwrap_or_default();
-    if !pod_cidr.is_empty() {
-        cidr::parse(&pod_cidr).map_err(|e| format!("nodes[{i}].pod_cidr: {e}"))?;
-    }
-    let source_dest_check = m
-        .get("source_dest_check")
-        .map(|v| {
-            v.as_bool()
-                .map_err(|t| format!("nodes[{i}].source_dest_check must be true or false, got {t}"))
-        })
-        .transpose()?
-        .unwrap_or_else(|| crate::aws::compute::NodeSpec::default_source_dest_check(&pod_cidr));
-    let user_data = m
-        .get("user_data")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    if user_data.len() > 16 * 1024 {
-        return Err(format!("nodes[{i}].user_data is over AWS's 16 KB limit"));
-    }
-    Ok(crate::aws::compute::NodeSpec {
-        name,
-        role: text("role")?,
-        index,
-        private_ip: ip,
-        user_data,
-        pod_cidr,
-        source_dest_check,
-    })
-}
+crate::api::namespace!("ec2");
 
 #[export_module]
 pub mod ec2_api {
-    use crate::api::{bad_arg, fail, host, strings};
+    use super::{NS, bad_arg, fail};
+    use crate::api::{call_name, host, strings};
     use crate::aws::types::*;
-    use crate::aws::{compute, network};
+    use crate::aws::{compute, network, spec, teardown};
     use crate::net::cidr;
 
     /// Finds or creates the cluster's VPC with this CIDR block, tagged
@@ -170,8 +19,7 @@ pub mod ec2_api {
     /// `modify-vpc-attribute` calls). Idempotent: a re-run reuses it.
     #[rhai_fn(return_raw)]
     pub fn create_vpc(ctx: NativeCallContext, cidr_block: &str) -> Result<Vpc, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::create_vpc";
-        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
         h.block_on(network::ensure_vpc(&h, cidr_block))
             .map_err(|e| fail(&ctx, e))
@@ -186,11 +34,9 @@ pub mod ec2_api {
         vpc: Vpc,
         domain_name: &str,
     ) -> Result<DhcpOptions, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::create_dhcp_options";
         if domain_name.is_empty() || domain_name.contains(char::is_whitespace) {
             return Err(bad_arg(
                 &ctx,
-                CALL,
                 format!("`{domain_name}` is not a domain name"),
             ));
         }
@@ -206,12 +52,10 @@ pub mod ec2_api {
         vpc: Vpc,
         cidr_block: &str,
     ) -> Result<Subnet, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::create_subnet";
-        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        cidr::parse(cidr_block).map_err(|e| bad_arg(&ctx, e))?;
         if !cidr::contains(&vpc.cidr, cidr_block).unwrap_or(false) && !vpc.cidr.is_empty() {
             return Err(bad_arg(
                 &ctx,
-                CALL,
                 format!("{cidr_block} is not inside the VPC's {}", vpc.cidr),
             ));
         }
@@ -258,14 +102,9 @@ pub mod ec2_api {
         description: &str,
         rules: Array,
     ) -> Result<SecurityGroup, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::create_security_group";
-        let rules = super::parse_rules(CALL, rules).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        let rules = spec::parse_rules(rules).map_err(|e| bad_arg(&ctx, e))?;
         if name.is_empty() || name.len() > 255 {
-            return Err(bad_arg(
-                &ctx,
-                CALL,
-                "a security group name is 1-255 characters",
-            ));
+            return Err(bad_arg(&ctx, "a security group name is 1-255 characters"));
         }
         let h = host(&ctx)?;
         h.block_on(network::ensure_security_group(
@@ -279,8 +118,9 @@ pub mod ec2_api {
     }
 
     /// The newest image owned by `owner` (Canonical: "099720109477") whose
-    /// name matches the first of `patterns` that matches anything (`*` is a
-    /// wildcard), x86_64 with an EBS root — one DescribeImages call. Fails
+    /// name matches the first of `patterns` that matches anything (EC2's
+    /// wildcards: `*` any run of characters, `?` one character), x86_64
+    /// with an EBS root — one DescribeImages call. Fails
     /// naming the owner and every pattern tried when nothing matches.
     #[rhai_fn(return_raw)]
     pub fn find_image(
@@ -288,10 +128,9 @@ pub mod ec2_api {
         owner: &str,
         patterns: Array,
     ) -> Result<Image, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::find_image";
-        let patterns = strings(&ctx, CALL, "patterns", patterns)?;
+        let patterns = strings(&ctx, &call_name(&ctx, NS), "patterns", patterns)?;
         if patterns.is_empty() {
-            return Err(bad_arg(&ctx, CALL, "give at least one image name pattern"));
+            return Err(bad_arg(&ctx, "give at least one image name pattern"));
         }
         let h = host(&ctx)?;
         h.block_on(compute::find_image(&h, owner, &patterns))
@@ -309,11 +148,9 @@ pub mod ec2_api {
     /// exist in the region.
     #[rhai_fn(return_raw)]
     pub fn get_image(ctx: NativeCallContext, image_id: &str) -> Result<Image, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::get_image";
         if !image_id.starts_with("ami-") {
             return Err(bad_arg(
                 &ctx,
-                CALL,
                 format!("`{image_id}` is not an AMI id (ami-…)"),
             ));
         }
@@ -331,7 +168,6 @@ pub mod ec2_api {
         ctx: NativeCallContext,
         name: &str,
     ) -> Result<KeyPair, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::create_key_pair";
         if name.is_empty()
             || !name
                 .chars()
@@ -339,7 +175,6 @@ pub mod ec2_api {
         {
             return Err(bad_arg(
                 &ctx,
-                CALL,
                 format!("`{name}` is not a key pair name (letters, digits, - _ .)"),
             ));
         }
@@ -364,42 +199,10 @@ pub mod ec2_api {
         nodes: Array,
         placement: Map,
     ) -> Result<Array, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::launch_nodes";
-        let mut specs = Vec::with_capacity(nodes.len());
-        for (i, d) in nodes.into_iter().enumerate() {
-            specs.push(super::parse_node(i, d).map_err(|e| bad_arg(&ctx, CALL, e))?);
-        }
-        let mut seen = std::collections::HashSet::new();
-        for s in &specs {
-            if !seen.insert(s.name.clone()) || !seen.insert(format!("ip:{}", s.private_ip)) {
-                return Err(bad_arg(
-                    &ctx,
-                    CALL,
-                    format!("node {} repeats a name or private IP", s.name),
-                ));
-            }
-        }
-        let get = |k: &str| -> Result<String, Box<EvalAltResult>> {
-            match placement.get(k) {
-                Some(v) if !v.is_unit() && !v.to_string().is_empty() => Ok(v.to_string()),
-                _ => Err(bad_arg(
-                    &ctx,
-                    CALL,
-                    format!(
-                        "placement.{k} is missing (did network.rhai run? see `groundup status`)"
-                    ),
-                )),
-            }
-        };
+        let specs = spec::parse_nodes(nodes).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
-        let place = compute::Placement {
-            subnet_id: get("subnet_id")?,
-            security_group_id: get("security_group_id")?,
-            key_name: get("key_name")?,
-            image_id: get("image_id")?,
-            instance_type: get("instance_type")?,
-            concurrency: h.settings.int("launch_concurrency").clamp(1, 64) as usize,
-        };
+        let concurrency = spec::launch_concurrency(&h.settings);
+        let place = spec::parse_placement(&placement, concurrency).map_err(|e| bad_arg(&ctx, e))?;
         h.block_on(compute::launch_nodes(&h, &specs, &place))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
@@ -415,7 +218,6 @@ pub mod ec2_api {
         nodes: Array,
         timeout_secs: i64,
     ) -> Result<Array, Box<EvalAltResult>> {
-        const CALL: &str = "ec2::wait_running";
         let mut list = Vec::new();
         for (i, d) in nodes.into_iter().enumerate() {
             match d.try_cast::<Instance>() {
@@ -423,7 +225,6 @@ pub mod ec2_api {
                 None => {
                     return Err(bad_arg(
                         &ctx,
-                        CALL,
                         format!(
                             "nodes[{i}] is not an Instance (use what ec2::launch_nodes returned)"
                         ),
@@ -432,7 +233,7 @@ pub mod ec2_api {
             }
         }
         if timeout_secs <= 0 {
-            return Err(bad_arg(&ctx, CALL, "timeout_secs must be positive"));
+            return Err(bad_arg(&ctx, "timeout_secs must be positive"));
         }
         let h = host(&ctx)?;
         h.block_on(compute::wait_running(
@@ -453,7 +254,7 @@ pub mod ec2_api {
     ) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let t = std::time::Duration::from_secs(timeout_secs.max(1) as u64);
-        h.block_on(crate::aws::teardown::terminate_nodes(&h, t))
+        h.block_on(teardown::terminate_nodes(&h, t))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -463,7 +264,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_key_pair(ctx: NativeCallContext, name: &str) -> Result<bool, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_key_pair(&h, name))
+        h.block_on(teardown::delete_key_pair(&h, name))
             .map_err(|e| fail(&ctx, e))
     }
 
@@ -472,7 +273,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_security_groups(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_security_groups(&h))
+        h.block_on(teardown::delete_security_groups(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -481,7 +282,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_route_tables(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_route_tables(&h))
+        h.block_on(teardown::delete_route_tables(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -490,7 +291,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_internet_gateways(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_internet_gateways(&h))
+        h.block_on(teardown::delete_internet_gateways(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -499,7 +300,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_subnets(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_subnets(&h))
+        h.block_on(teardown::delete_subnets(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -508,7 +309,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_vpcs(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_vpcs(&h))
+        h.block_on(teardown::delete_vpcs(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -517,7 +318,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn delete_dhcp_options(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_dhcp_options(&h))
+        h.block_on(teardown::delete_dhcp_options(&h))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -527,7 +328,7 @@ pub mod ec2_api {
     #[rhai_fn(return_raw)]
     pub fn leftovers(ctx: NativeCallContext, name: &str) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::leftovers(&h, name))
+        h.block_on(teardown::leftovers(&h, name))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }

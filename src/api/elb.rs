@@ -2,13 +2,16 @@
 
 use rhai::plugin::*;
 
+crate::api::namespace!("elb");
+
 #[export_module]
 pub mod elb_api {
     use rhai::Array;
 
-    use crate::api::{bad_arg, fail, host, strings};
-    use crate::aws::network;
+    use super::{NS, bad_arg, fail};
+    use crate::api::{call_name, host, strings};
     use crate::aws::types::*;
+    use crate::aws::{elb, teardown};
     use crate::net::cidr;
 
     /// Finds (by name) or creates the internet-facing network load balancer
@@ -19,16 +22,14 @@ pub mod elb_api {
         name: &str,
         subnet: Subnet,
     ) -> Result<LoadBalancer, Box<EvalAltResult>> {
-        const CALL: &str = "elb::create_load_balancer";
         if name.is_empty() || name.len() > 32 {
             return Err(bad_arg(
                 &ctx,
-                CALL,
                 format!("load balancer name `{name}` must be 1-32 characters"),
             ));
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_load_balancer(&h, name, &subnet))
+        h.block_on(elb::ensure_load_balancer(&h, name, &subnet))
             .map_err(|e| fail(&ctx, e))
     }
 
@@ -43,16 +44,15 @@ pub mod elb_api {
         port: i64,
         targets: Array,
     ) -> Result<TargetGroup, Box<EvalAltResult>> {
-        const CALL: &str = "elb::create_target_group";
         if !(1..=65535).contains(&port) {
-            return Err(bad_arg(&ctx, CALL, format!("port {port} is not 1-65535")));
+            return Err(bad_arg(&ctx, format!("port {port} is not 1-65535")));
         }
-        let targets = strings(&ctx, CALL, "targets", targets)?;
+        let targets = strings(&ctx, &call_name(&ctx, NS), "targets", targets)?;
         for t in &targets {
-            cidr::parse_ip(t).map_err(|e| bad_arg(&ctx, CALL, e))?;
+            cidr::parse_ip(t).map_err(|e| bad_arg(&ctx, e))?;
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_target_group(&h, name, &vpc, port, &targets))
+        h.block_on(elb::ensure_target_group(&h, name, &vpc, port, &targets))
             .map_err(|e| fail(&ctx, e))
     }
 
@@ -65,12 +65,11 @@ pub mod elb_api {
         target_group: TargetGroup,
         port: i64,
     ) -> Result<Listener, Box<EvalAltResult>> {
-        const CALL: &str = "elb::create_listener";
         if !(1..=65535).contains(&port) {
-            return Err(bad_arg(&ctx, CALL, format!("port {port} is not 1-65535")));
+            return Err(bad_arg(&ctx, format!("port {port} is not 1-65535")));
         }
         let h = host(&ctx)?;
-        h.block_on(network::ensure_listener(
+        h.block_on(elb::ensure_listener(
             &h,
             &load_balancer,
             &target_group,
@@ -87,7 +86,7 @@ pub mod elb_api {
         name: &str,
     ) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_listeners(&h, name))
+        h.block_on(teardown::delete_listeners(&h, name))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -99,7 +98,7 @@ pub mod elb_api {
         name: &str,
     ) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
-        h.block_on(crate::aws::teardown::delete_target_group(&h, name))
+        h.block_on(teardown::delete_target_group(&h, name))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }
@@ -113,7 +112,7 @@ pub mod elb_api {
     ) -> Result<Array, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let t = std::time::Duration::from_secs(timeout_secs.max(1) as u64);
-        h.block_on(crate::aws::teardown::delete_load_balancer(&h, name, t))
+        h.block_on(teardown::delete_load_balancer(&h, name, t))
             .map(|v| v.into_iter().map(Dynamic::from).collect())
             .map_err(|e| fail(&ctx, e))
     }

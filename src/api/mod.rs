@@ -48,11 +48,11 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_type_with_name::<Error>("Error");
     engine.register_fn("to_string", |e: &mut Error| e.message.clone());
     engine.register_global_module(rhai::exported_module!(core::core_api).into());
-    engine.register_static_module("cidr", rhai::exported_module!(cidr::cidr_api).into());
+    engine.register_static_module(cidr::NS, rhai::exported_module!(cidr::cidr_api).into());
     engine.register_static_module(state::NS, rhai::exported_module!(state::state_api).into());
-    engine.register_static_module("ec2", rhai::exported_module!(ec2::ec2_api).into());
-    engine.register_static_module("elb", rhai::exported_module!(elb::elb_api).into());
-    engine.register_static_module("pki", rhai::exported_module!(pki::pki_api).into());
+    engine.register_static_module(ec2::NS, rhai::exported_module!(ec2::ec2_api).into());
+    engine.register_static_module(elb::NS, rhai::exported_module!(elb::elb_api).into());
+    engine.register_static_module(pki::NS, rhai::exported_module!(pki::pki_api).into());
     engine.register_static_module("ssh", rhai::exported_module!(ssh::ssh_api).into());
     engine.register_static_module(
         "systemd",

@@ -2,587 +2,125 @@
 //! and encryption config, made in-process (the lesson's cfssl, cfssljson and
 //! `kubectl config`).
 //!
-//! Thin bindings over [`crate::pki`] (the certificates) and
-//! [`crate::pki_cluster`] (settings and state). Scripts name files by stem
-//! (`admin` → `admin.pem` + `admin-key.pem`), never by path: everything goes
-//! under `<state-dir>/<cluster>/pki/`. Private keys never enter a script; a
-//! [`Cert`] shows facts about its key, not the key.
-//!
-//! In plan mode nothing is written: each function works out what it would
-//! do and records a `WriteFile` operation per file instead (never any key
-//! material).
+//! Thin bindings over [`crate::pki`] (the certificates, plan and apply
+//! modes: [`PkiDir`]) and [`crate::pki_cluster`] (settings and state):
+//! they turn request maps into [`RequestFields`], record what a [`Done`]
+//! says (its plan writes, its event) and map errors. Scripts name files by
+//! stem (`admin` → `admin.pem` + `admin-key.pem`), never by path:
+//! everything goes under `<state-dir>/<cluster>/pki/`. Private keys never
+//! enter a script; a [`Cert`] shows facts about its key, not the key.
 
 // `Error` is the crate's one diagnostic type (it carries the script
 // position and help); returning it by value is the crate's convention.
 #![allow(clippy::result_large_err)]
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Map};
-use serde::Serialize;
+use rhai::{Array, Map};
 use serde_json::json;
 
-use crate::aws::types::display_type;
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::host::Host;
-use crate::pki::{self, Action, CertInfo, CertRequest, KeyAlgorithm, KeyFacts, Subject, Usages};
+pub use crate::pki::{Cert, EncryptionConfig, Kubeconfig, PrivateKey};
+use crate::pki::{
+    CertRequest, Done, KubeconfigRequest, Mode, PkiDir, PkiError, RequestDefaults, RequestFields,
+};
 use crate::pki_cluster;
 
-/// Facts about a certificate's private key file (never the key itself).
-#[derive(Debug, Clone, Serialize, CustomType)]
-#[rhai_type(name = "PrivateKey", extra = Self::build_extra)]
-pub struct PrivateKey {
-    /// The key file, `<pki dir>/<stem>-key.pem`.
-    #[rhai_type(readonly)]
-    pub file: String,
-    /// The key type: `rsa-2048`, `ecdsa-p256`, ...
-    #[rhai_type(readonly)]
-    pub algorithm: String,
-    /// Its permission bits as octal text, `0600`; `-` if it does not exist.
-    #[rhai_type(readonly)]
-    pub mode: String,
-    /// Whether it belongs to its certificate.
-    #[rhai_type(readonly)]
-    pub matches_cert: bool,
-}
-display_type!(PrivateKey);
-impl std::fmt::Display for PrivateKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "PrivateKey {} ({}, mode {}, {})",
-            self.file,
-            self.algorithm,
-            self.mode,
-            if self.matches_cert {
-                "matches its certificate"
-            } else {
-                "does NOT match its certificate"
-            }
-        )
-    }
-}
-
-/// A certificate: what it says (as `openssl x509 -text` shows it), where it
-/// is, and what this run did with it. A CA returned by `pki::ca` or
-/// `pki::load_ca` can sign (`pki::cert(ca, ...)`).
-#[derive(Debug, Clone, Serialize, CustomType)]
-#[rhai_type(name = "Cert", extra = Self::build_extra)]
-pub struct Cert {
-    /// The file stem: `admin` for `admin.pem` + `admin-key.pem`.
-    #[rhai_type(readonly)]
-    pub stem: String,
-    /// `CN=admin, O=system:masters`.
-    #[rhai_type(readonly)]
-    pub subject: String,
-    /// The common name: the Kubernetes user.
-    #[rhai_type(readonly)]
-    pub cn: String,
-    /// The organization: the Kubernetes group(s); empty if none.
-    #[rhai_type(readonly)]
-    pub o: String,
-    /// The issuer's common name.
-    #[rhai_type(readonly)]
-    pub issuer: String,
-    /// Every subject alternative name: DNS names, then IP addresses.
-    #[rhai_type(readonly, get = Self::san_list)]
-    pub sans: Vec<String>,
-    /// The DNS subject alternative names.
-    #[rhai_type(readonly, get = Self::dns_list)]
-    pub dns_sans: Vec<String>,
-    /// The IP subject alternative names.
-    #[rhai_type(readonly, get = Self::ip_list)]
-    pub ip_sans: Vec<String>,
-    /// Start of validity, RFC 3339 UTC.
-    #[rhai_type(readonly)]
-    pub not_before: String,
-    /// End of validity, RFC 3339 UTC.
-    #[rhai_type(readonly)]
-    pub not_after: String,
-    /// Whole days until `not_after`.
-    #[rhai_type(readonly)]
-    pub days_left: i64,
-    /// SHA-256 fingerprint as openssl prints it (`AB:CD:...`); empty when planned.
-    #[rhai_type(readonly)]
-    pub fingerprint: String,
-    /// Serial number, hex bytes joined by `:`; empty when planned.
-    #[rhai_type(readonly)]
-    pub serial: String,
-    /// Whether it is a CA certificate.
-    #[rhai_type(readonly)]
-    pub is_ca: bool,
-    /// Extended key usage: TLS server authentication.
-    #[rhai_type(readonly)]
-    pub server_auth: bool,
-    /// Extended key usage: TLS client authentication.
-    #[rhai_type(readonly)]
-    pub client_auth: bool,
-    /// The key type: `rsa-2048`, `ecdsa-p256`, ...
-    #[rhai_type(readonly)]
-    pub key_algorithm: String,
-    /// The certificate file, `<pki dir>/<stem>.pem` (empty for `pki::inspect`).
-    #[rhai_type(readonly)]
-    pub file: String,
-    /// Facts about its private key file.
-    #[rhai_type(readonly)]
-    pub key: PrivateKey,
-    /// The certificate, PEM (public; empty when planned).
-    #[rhai_type(readonly)]
-    #[serde(skip)]
-    pub pem: String,
-    /// created, kept, `re-issued: <why>`, `planned: <what>` or loaded.
-    #[rhai_type(readonly)]
-    pub status: String,
-    /// The loaded CA, for signing (a CA from `pki::ca`/`pki::load_ca` only).
-    #[rhai_type(skip)]
-    #[serde(skip)]
-    signer: Option<Arc<pki::Ca>>,
-}
-display_type!(Cert);
-impl std::fmt::Display for Cert {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = if self.is_ca { "CA" } else { "Cert" };
-        let sans = if self.sans.is_empty() {
-            String::new()
-        } else {
-            format!(", SANs [{}]", self.sans.join(", "))
-        };
-        write!(
-            f,
-            "{what} {}: {}{sans}, {}, until {} ({} days), {}",
-            if self.stem.is_empty() {
-                "-"
-            } else {
-                &self.stem
-            },
-            self.subject,
-            self.key_algorithm,
-            self.not_after,
-            self.days_left,
-            self.status
-        )
-    }
-}
-
-impl Cert {
-    fn san_list(&self) -> Array {
-        self.sans.iter().map(|s| s.clone().into()).collect()
-    }
-    fn dns_list(&self) -> Array {
-        self.dns_sans.iter().map(|s| s.clone().into()).collect()
-    }
-    fn ip_list(&self) -> Array {
-        self.ip_sans.iter().map(|s| s.clone().into()).collect()
-    }
-
-    fn new(stem: &str, file: &Path, info: CertInfo, key: PrivateKey, status: String) -> Cert {
-        let subject = match &info.subject_o {
-            Some(o) => format!("CN={}, O={o}", info.subject_cn),
-            None => format!("CN={}", info.subject_cn),
-        };
-        Cert {
-            stem: stem.to_string(),
-            subject,
-            cn: info.subject_cn.clone(),
-            o: info.subject_o.clone().unwrap_or_default(),
-            issuer: info.issuer_cn.clone(),
-            sans: info.sans().map(str::to_string).collect(),
-            dns_sans: info.dns_sans,
-            ip_sans: info.ip_sans,
-            not_before: info.not_before,
-            not_after: info.not_after,
-            days_left: info.days_left,
-            fingerprint: info.fingerprint_sha256,
-            serial: info.serial,
-            is_ca: info.is_ca,
-            server_auth: info.server_auth,
-            client_auth: info.client_auth,
-            key_algorithm: info.key_algorithm,
-            file: if file.as_os_str().is_empty() {
-                String::new()
-            } else {
-                file.display().to_string()
-            },
-            key,
-            pem: std::fs::read_to_string(file).unwrap_or_default(),
-            status,
-            signer: None,
-        }
-    }
-
-    /// A CA that can sign.
-    fn from_ca(ca: pki::Ca, status: String) -> Cert {
-        let info = ca.info().clone();
-        let key = PrivateKey {
-            file: ca.key_path().display().to_string(),
-            algorithm: info.key_algorithm.clone(),
-            mode: mode_text(ca.key_path()),
-            matches_cert: true,
-        };
-        let mut c = Cert::new(ca.stem(), ca.cert_path(), info, key, status);
-        c.pem = ca.cert_pem().to_string();
-        c.signer = Some(Arc::new(ca));
-        c
-    }
-
-    /// Whether the files exist (not only planned).
-    fn on_disk(&self) -> bool {
-        !self.fingerprint.is_empty()
-    }
-}
-
-/// A kubeconfig file.
-#[derive(Debug, Clone, Serialize, CustomType)]
-#[rhai_type(name = "Kubeconfig", extra = Self::build_extra)]
-pub struct Kubeconfig {
-    /// Its name: `admin` for `admin.kubeconfig`.
-    #[rhai_type(readonly)]
-    pub name: String,
-    /// The file, `<pki dir>/<name>.kubeconfig` (mode 0600: it embeds a key).
-    #[rhai_type(readonly)]
-    pub file: String,
-    /// The cluster entry's name (the cluster setting `name`).
-    #[rhai_type(readonly)]
-    pub cluster: String,
-    /// The API server URL.
-    #[rhai_type(readonly)]
-    pub server: String,
-    /// The user: the client certificate's CN.
-    #[rhai_type(readonly)]
-    pub user: String,
-    /// created, kept, `re-issued: <what changed>` or `planned: <what>`.
-    #[rhai_type(readonly)]
-    pub status: String,
-}
-display_type!(Kubeconfig);
-impl std::fmt::Display for Kubeconfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Kubeconfig {}: user {} -> {} (context default), {}",
-            self.name, self.user, self.server, self.status
-        )
-    }
-}
-
-/// The API server's `EncryptionConfiguration` (the key itself is never shown).
-#[derive(Debug, Clone, Serialize, CustomType)]
-#[rhai_type(name = "EncryptionConfig", extra = Self::build_extra)]
-pub struct EncryptionConfig {
-    /// The file, `<pki dir>/<name>.yaml` (mode 0600).
-    #[rhai_type(readonly)]
-    pub file: String,
-    /// The provider encrypting Secrets: `aescbc` (then `identity`).
-    #[rhai_type(readonly)]
-    pub provider: String,
-    /// The key's length in bytes (16, 24 or 32).
-    #[rhai_type(readonly)]
-    pub key_bytes: i64,
-    /// created, kept or `planned: create`.
-    #[rhai_type(readonly)]
-    pub status: String,
-}
-display_type!(EncryptionConfig);
-impl std::fmt::Display for EncryptionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "EncryptionConfig {}: secrets with {} ({}-byte key) then identity, {}",
-            self.file, self.provider, self.key_bytes, self.status
-        )
-    }
-}
-
-/// Permission bits as octal text (`0600`), `-` when unknown.
-fn octal(mode: Option<u32>) -> String {
-    mode.map_or_else(|| "-".to_string(), |m| format!("{m:04o}"))
-}
-
-fn mode_text(path: &Path) -> String {
-    octal(pki::file_mode(path))
-}
-
-fn key_of(facts: &KeyFacts, algorithm: &str) -> PrivateKey {
-    PrivateKey {
-        file: facts.path.display().to_string(),
-        algorithm: algorithm.to_string(),
-        mode: octal(facts.mode),
-        matches_cert: facts.matches_cert,
-    }
-}
+crate::api::namespace!("pki");
 
 /// The PKI directory, checked for symbolic links.
-fn safe_dir(h: &Host) -> Result<PathBuf, Error> {
-    pki_cluster::confined_dir(h.state().dir()).map_err(|e| Error::new(crate::error::Kind::Pki, e))
+fn safe_dir(h: &Host) -> Result<std::path::PathBuf, Error> {
+    pki_cluster::confined_dir(h.state().dir()).map_err(|e| Error::new(Kind::Pki, e))
 }
 
-/// The PKI directory; created (mode 0700) unless planning.
-fn pki_dir(h: &Host) -> Result<PathBuf, Error> {
-    let d = safe_dir(h)?;
-    if !h.planning() {
-        crate::state::create_private_dir(&d)?;
-    }
-    Ok(d)
-}
-
-/// The fields a certificate request map may have.
-const REQUEST_FIELDS: &[&str] = &[
-    "stem",
-    "cn",
-    "o",
-    "ou",
-    "c",
-    "st",
-    "l",
-    "hosts",
-    "usages",
-    "validity_days",
-    "algorithm",
-];
-
-/// Reads a request map like a cfssl CSR: `#{ cn: "admin", o: "system:masters",
-/// hosts: [..] }`; unset subject fields, validity and algorithm come from the
-/// settings.
-fn parse_request(h: &Host, m: &Map, is_ca: bool) -> Result<CertRequest, String> {
-    for k in m.keys() {
-        if !REQUEST_FIELDS.contains(&k.as_str()) {
-            return Err(format!(
-                "unknown field `{k}` (fields: {})",
-                REQUEST_FIELDS.join(", ")
-            ));
-        }
-    }
-    let text = |k: &str| -> Result<Option<String>, String> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(v) if v.is_string() => Ok(Some(v.to_string())),
-            Some(v) => Err(format!("`{k}` must be a string, got {}", v.type_name())),
-        }
-    };
-    let list = |k: &str| -> Result<Vec<String>, String> {
-        match m.get(k) {
-            None => Ok(Vec::new()),
-            Some(v) => match v.clone().into_array() {
-                Ok(a) => a
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        if d.is_string() {
-                            Ok(d.to_string())
-                        } else {
-                            Err(format!(
-                                "`{k}[{i}]` must be a string, got {}",
-                                d.type_name()
-                            ))
-                        }
-                    })
-                    .collect(),
-                Err(t) => Err(format!("`{k}` must be an array of strings, got {t}")),
-            },
-        }
-    };
-    let cn = text("cn")?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or("`cn` (the common name) is required")?;
-    // A subject field given as "" is left out; an unset one is the setting.
-    let field = |k: &str, setting: &str| -> Result<Option<String>, String> {
-        Ok(match text(k)? {
-            Some(v) if v.is_empty() => None,
-            Some(v) => Some(v),
-            None => Some(h.settings.str(setting)).filter(|s| !s.is_empty()),
-        })
-    };
-    let subject = Subject {
-        cn,
-        o: text("o")?.filter(|s| !s.is_empty()),
-        ou: field("ou", "cert_unit")?,
-        c: field("c", "cert_country")?,
-        st: field("st", "cert_state")?,
-        l: field("l", "cert_locality")?,
-    };
-    let days_setting = if is_ca {
-        "ca_validity_days"
+/// The cluster's PKI in this run's mode (created, mode 0700, unless planning).
+fn pki_dir(h: &Host) -> Result<PkiDir, Error> {
+    let mode = if h.planning() {
+        Mode::Plan
     } else {
-        "cert_validity_days"
+        Mode::Apply
+    };
+    PkiDir::open(safe_dir(h)?, mode, h.settings.int("renew_within_days"))
+}
+
+/// Reads a request map like a cfssl CSR (`#{ cn: "admin", o:
+/// "system:masters", hosts: [..] }`) into typed fields, checking only names
+/// and types; [`RequestFields::resolve`] applies the rules and the
+/// settings' defaults.
+fn request(h: &Host, m: &Map, is_ca: bool) -> Result<CertRequest, String> {
+    if let Some(k) = m
+        .keys()
+        .find(|k| !RequestFields::NAMES.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown field `{k}` (fields: {})",
+            RequestFields::NAMES.join(", ")
+        ));
+    }
+    let text = |k: &str| match m.get(k) {
+        None => Ok(None),
+        Some(v) if v.is_string() => Ok(Some(v.to_string())),
+        Some(v) => Err(format!("`{k}` must be a string, got {}", v.type_name())),
+    };
+    let list = |k: &str| -> Result<Option<Vec<String>>, String> {
+        let Some(v) = m.get(k) else { return Ok(None) };
+        let a = v
+            .clone()
+            .into_array()
+            .map_err(|t| format!("`{k}` must be an array of strings, got {t}"))?;
+        a.into_iter()
+            .enumerate()
+            .map(|(i, d)| match d.is_string() {
+                true => Ok(d.to_string()),
+                false => Err(format!(
+                    "`{k}[{i}]` must be a string, got {}",
+                    d.type_name()
+                )),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
     };
     let validity_days = match m.get("validity_days") {
-        None => h.settings.int(days_setting),
-        Some(v) => v
-            .as_int()
-            .map_err(|t| format!("`validity_days` must be an integer, got {t}"))?,
+        None => None,
+        Some(v) => Some(
+            v.as_int()
+                .map_err(|t| format!("`validity_days` must be an integer, got {t}"))?,
+        ),
     };
-    if !(1..=36500).contains(&validity_days) {
-        return Err(format!(
-            "`validity_days` is {validity_days}; it must be between 1 and 36500"
-        ));
-    }
-    let algorithm = match text("algorithm")? {
-        Some(a) => a,
-        None => h.settings.str("key_algorithm"),
+    let fields = RequestFields {
+        cn: text("cn")?,
+        o: text("o")?,
+        ou: text("ou")?,
+        c: text("c")?,
+        st: text("st")?,
+        l: text("l")?,
+        hosts: list("hosts")?,
+        usages: list("usages")?,
+        validity_days,
+        algorithm: text("algorithm")?,
     };
-    let algorithm: KeyAlgorithm = algorithm
-        .parse()
-        .map_err(|e: pki::PkiError| e.to_string())?;
-    let usages = if m.contains_key("usages") {
-        if is_ca {
-            return Err("a CA takes no `usages` (it signs certificates)".to_string());
-        }
-        Usages::parse(&list("usages")?)?
-    } else {
-        Usages::KUBERNETES
+    let s = &h.settings;
+    let defaults = RequestDefaults {
+        ou: s.str("cert_unit"),
+        c: s.str("cert_country"),
+        st: s.str("cert_state"),
+        l: s.str("cert_locality"),
+        ca_validity_days: s.int("ca_validity_days"),
+        cert_validity_days: s.int("cert_validity_days"),
+        algorithm: s.str("key_algorithm"),
     };
-    let hosts = list("hosts")?;
-    if is_ca && !hosts.is_empty() {
-        return Err("a CA takes no `hosts`".to_string());
-    }
-    Ok(CertRequest {
-        subject,
-        hosts,
-        validity_days: validity_days as u32,
-        algorithm,
-        usages,
-    })
+    fields.resolve(&defaults, is_ca)
 }
 
-/// Records the two files of a certificate in the plan.
-fn plan_cert_files(h: &Host, dir: &Path, stem: &str, req: &CertRequest, why: &str) {
+/// Records what a call did, its plan writes and its event; returns its value.
+fn record<T>(h: &Host, done: Done<T>) -> T {
     if let Some(plan) = &h.plan {
-        plan.record(
-            "WriteFile",
-            "",
-            json!({
-                "path": dir.join(format!("{stem}-key.pem")).display().to_string(),
-                "mode": "0600",
-                "content": format!("new {} private key", req.algorithm),
-                "reason": why,
-            }),
-        );
-        plan.record(
-            "WriteFile",
-            "",
-            json!({
-                "path": dir.join(format!("{stem}.pem")).display().to_string(),
-                "mode": "0644",
-                "content": format!("certificate CN={}", req.subject.cn),
-                "reason": why,
-            }),
-        );
+        for w in &done.writes {
+            plan.record("WriteFile", "", serde_json::to_value(w).unwrap_or_default());
+        }
     }
-}
-
-/// A planned certificate: what it would say.
-fn planned_cert(
-    dir: &Path,
-    stem: &str,
-    req: &CertRequest,
-    issuer: &str,
-    is_ca: bool,
-    why: &str,
-) -> Result<Cert, pki::PkiError> {
-    let info = pki::preview(req, issuer, is_ca)?;
-    let key = PrivateKey {
-        file: dir.join(format!("{stem}-key.pem")).display().to_string(),
-        algorithm: req.algorithm.to_string(),
-        mode: "0600".to_string(),
-        matches_cert: true,
-    };
-    let mut c = Cert::new(
-        stem,
-        &dir.join(format!("{stem}.pem")),
-        info,
-        key,
-        format!("planned: {why}"),
-    );
-    c.pem = String::new();
-    Ok(c)
-}
-
-/// What a plan says for an action.
-fn plan_reason(a: &Action) -> String {
-    match a {
-        Action::Created => "create".to_string(),
-        Action::Kept => "keep".to_string(),
-        Action::Reissued(why) => format!("re-issue ({why})"),
-    }
-}
-
-/// The summary status of an action (`created` / `reused`).
-fn event_status(a: &Action) -> crate::outcome::Outcome {
-    match a {
-        Action::Kept => crate::aws::types::REUSED,
-        Action::Created | Action::Reissued(_) => crate::aws::types::CREATED,
-    }
-}
-
-/// Issues (or keeps) one leaf; in plan mode works out what would happen.
-fn leaf(h: &Host, dir: &Path, ca: &Cert, stem: &str, req: &CertRequest) -> Result<Cert, Error> {
-    let renew = h.settings.int("renew_within_days").clamp(0, 36500) as u32;
-    let Some(signer) = &ca.signer else {
-        // Only possible in plan mode: the CA itself is still planned, so
-        // every leaf would be issued.
-        plan_cert_files(h, dir, stem, req, "create");
-        h.event("cert", &format!("{stem}.pem"), crate::aws::types::PLANNED);
-        return Ok(planned_cert(dir, stem, req, &ca.cn, false, "create")?);
-    };
-    let file = dir.join(format!("{stem}.pem"));
-    if h.planning() {
-        let (info, action) = pki::plan_leaf(dir, stem, signer, req, renew)?;
-        return Ok(match info {
-            Some(info) => {
-                let (_, facts) = pki::load_cert(dir, stem)?;
-                let key = key_of(&facts, &info.key_algorithm);
-                Cert::new(stem, &file, info, key, action.to_string())
-            }
-            None => {
-                let why = plan_reason(&action);
-                plan_cert_files(h, dir, stem, req, &why);
-                h.event("cert", &format!("{stem}.pem"), crate::aws::types::PLANNED);
-                planned_cert(dir, stem, req, &ca.cn, false, &why)?
-            }
-        });
-    }
-    let (info, action) = pki::ensure_leaf(dir, stem, signer, req, renew)?;
-    Ok(finish_leaf(h, dir, stem, info, action))
-}
-
-fn finish_leaf(h: &Host, dir: &Path, stem: &str, info: CertInfo, action: Action) -> Cert {
-    h.event("cert", &format!("{stem}.pem"), event_status(&action));
-    let key = PrivateKey {
-        file: dir.join(format!("{stem}-key.pem")).display().to_string(),
-        algorithm: info.key_algorithm.clone(),
-        mode: mode_text(&dir.join(format!("{stem}-key.pem"))),
-        matches_cert: true,
-    };
-    Cert::new(
-        stem,
-        &dir.join(format!("{stem}.pem")),
-        info,
-        key,
-        action.to_string(),
-    )
-}
-
-/// Checks that `ca` can sign `stem`.
-fn check_signer(ca: &Cert, stem: &str) -> Result<(), String> {
-    if !ca.is_ca || (ca.signer.is_none() && ca.on_disk()) {
-        return Err(format!(
-            "`{}` cannot sign: pass the CA that pki::ca(...) or pki::load_ca(...) returned",
-            if ca.stem.is_empty() { "ca" } else { &ca.stem }
-        ));
-    }
-    if stem == ca.stem {
-        return Err(format!(
-            "stem `{stem}` is the CA's own: a leaf would overwrite the CA"
-        ));
-    }
-    Ok(())
-}
-
-/// A PKI failure as a script error, prefixed with the call.
-fn pki_fail(ctx: &NativeCallContext, call: &str, e: impl Into<Error>) -> Box<EvalAltResult> {
-    crate::api::fail(ctx, e.into().prefixed(call))
+    h.event(done.kind, &done.id, done.decision.outcome());
+    done.value
 }
 
 /// What to do about a CA that cannot be used.
@@ -590,30 +128,16 @@ const CA_HELP: &str = "a CA is never replaced implicitly: every certificate and 
     trusts it. Restore its files, or move both <stem>.pem and <stem>-key.pem away to make a \
     new CA on the next run (every certificate and kubeconfig is then re-issued)";
 
-/// A CA failure as a script error, with [`CA_HELP`].
-fn ca_fail(ctx: &NativeCallContext, call: &str, e: pki::PkiError) -> Box<EvalAltResult> {
-    crate::api::fail(ctx, Error::from(e).prefixed(call).with_help(CA_HELP))
-}
-
-/// How many threads a batch of `n` certificates with keys of `alg` may use.
-/// RSA: one each, up to 16. An RSA key is a random search whose length
-/// varies from key to key; with a thread per key the kernel shares the cores
-/// among all of them and they finish together, where one thread per core
-/// working through a queue can leave a core idle while the other ends a
-/// long search. ECDSA keys take microseconds: one thread per core.
-fn batch_threads(n: usize, alg: pki::KeyAlgorithm) -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
-    match alg {
-        pki::KeyAlgorithm::EcdsaP256 => cores.min(n),
-        _ => n,
-    }
-    .clamp(1, 16)
+/// A CA failure as a script error naming the call, with [`CA_HELP`].
+fn ca_fail(ctx: &NativeCallContext, e: PkiError) -> Box<EvalAltResult> {
+    fail(ctx, Error::from(e).with_help(CA_HELP))
 }
 
 #[export_module]
 pub mod pki_api {
     use super::*;
-    use crate::api::{bad_arg, fail, host};
+    use super::{bad_arg, fail};
+    use crate::api::host;
 
     /// Finds or creates the cluster's certificate authority `<stem>.pem` +
     /// `<stem>-key.pem` (the lesson's `cfssl gencert -initca`). `request` is
@@ -628,25 +152,12 @@ pub mod pki_api {
         stem: &str,
         request: Map,
     ) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::ca";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
-        let req = parse_request(&h, &request, true).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        let req = super::request(&h, &request, true).map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        if h.planning() {
-            return match pki::plan_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))? {
-                Some(ca) => Ok(Cert::from_ca(ca, Action::Kept.to_string())),
-                None => {
-                    plan_cert_files(&h, &dir, stem, &req, "create");
-                    h.event("ca", &format!("{stem}.pem"), crate::aws::types::PLANNED);
-                    planned_cert(&dir, stem, &req, "", true, "create")
-                        .map_err(|e| pki_fail(&ctx, CALL, e))
-                }
-            };
-        }
-        let (ca, action) = pki::ensure_ca(&dir, stem, &req).map_err(|e| ca_fail(&ctx, CALL, e))?;
-        h.event("ca", &format!("{stem}.pem"), event_status(&action));
-        Ok(Cert::from_ca(ca, action.to_string()))
+        let done = dir.ca(stem, &req).map_err(|e| ca_fail(&ctx, e))?;
+        Ok(record(&h, done))
     }
 
     /// Loads an existing CA `<stem>.pem` + `<stem>-key.pem` so it can sign
@@ -654,12 +165,9 @@ pub mod pki_api {
     /// its key does not match.
     #[rhai_fn(return_raw)]
     pub fn load_ca(ctx: NativeCallContext, stem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::load_ca";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
-        let h = host(&ctx)?;
-        let dir = safe_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let ca = pki::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, CALL, e))?;
-        Ok(Cert::from_ca(ca, "loaded".to_string()))
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
+        let dir = safe_dir(&*host(&ctx)?).map_err(|e| fail(&ctx, e))?;
+        Cert::load_ca(&dir, stem).map_err(|e| ca_fail(&ctx, e))
     }
 
     /// Finds or issues the leaf certificate `<stem>.pem` + `<stem>-key.pem`
@@ -680,13 +188,15 @@ pub mod pki_api {
         stem: &str,
         request: Map,
     ) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::cert";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
-        check_signer(&ca, stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
+        let signer = ca.signer_for(stem).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
-        let req = parse_request(&h, &request, false).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        let req = super::request(&h, &request, false).map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        leaf(&h, &dir, &ca, stem, &req).map_err(|e| pki_fail(&ctx, CALL, e))
+        let done = dir
+            .leaf(signer, stem, &req)
+            .map_err(|e| fail(&ctx, e.into()))?;
+        Ok(record(&h, done))
     }
 
     /// `pki::cert` for many certificates at once, their keys generated in
@@ -700,122 +210,66 @@ pub mod pki_api {
         ca: Cert,
         requests: Array,
     ) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "pki::certs";
         let h = host(&ctx)?;
         let mut parsed: Vec<(String, CertRequest)> = Vec::new();
+        let mut signer = None;
         for (i, d) in requests.into_iter().enumerate() {
+            let bad = |e: String| bad_arg(&ctx, format!("requests[{i}]{e}"));
             let Some(m) = d.clone().try_cast::<Map>() else {
-                return Err(bad_arg(
-                    &ctx,
-                    CALL,
-                    format!(
-                        "requests[{i}] must be a map like #{{ stem: \"admin\", cn: \"admin\" }}, got {}",
-                        d.type_name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    " must be a map like #{{ stem: \"admin\", cn: \"admin\" }}, got {}",
+                    d.type_name()
+                )));
             };
             let stem = match m.get("stem") {
                 Some(s) if s.is_string() => s.to_string(),
-                _ => {
-                    return Err(bad_arg(
-                        &ctx,
-                        CALL,
-                        format!("requests[{i}]: `stem` (the file name) is required"),
-                    ));
-                }
+                _ => return Err(bad(": `stem` (the file name) is required".into())),
             };
-            pki_cluster::check_name("stem", &stem)
-                .and_then(|_| check_signer(&ca, &stem))
-                .map_err(|e| bad_arg(&ctx, CALL, format!("requests[{i}]: {e}")))?;
+            signer = Some(
+                pki_cluster::check_name("stem", &stem)
+                    .and_then(|_| ca.signer_for(&stem))
+                    .map_err(|e| bad(format!(": {e}")))?,
+            );
             if parsed.iter().any(|(s, _)| *s == stem) {
-                return Err(bad_arg(
-                    &ctx,
-                    CALL,
-                    format!("requests[{i}]: stem `{stem}` appears twice"),
-                ));
+                return Err(bad(format!(": stem `{stem}` appears twice")));
             }
-            let req = parse_request(&h, &m, false)
-                .map_err(|e| bad_arg(&ctx, CALL, format!("requests[{i}] ({stem}): {e}")))?;
+            let req = super::request(&h, &m, false).map_err(|e| bad(format!(" ({stem}): {e}")))?;
             parsed.push((stem, req));
         }
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
+        let done = signer.map_or_else(Vec::new, |s| dir.leaves(s, &parsed));
         let mut out = Map::new();
-        match (&ca.signer, h.planning()) {
-            (Some(signer), false) => {
-                let renew = h.settings.int("renew_within_days").clamp(0, 36500) as u32;
-                let results = pki::ensure_leaves(
-                    &dir,
-                    signer,
-                    &parsed,
-                    renew,
-                    batch_threads(
-                        parsed.len(),
-                        parsed
-                            .first()
-                            .map_or(pki::KeyAlgorithm::EcdsaP256, |(_, r)| r.algorithm),
-                    ),
-                );
-                let mut first_err = None;
-                for ((stem, _), r) in parsed.iter().zip(results) {
-                    match r {
-                        Ok((info, action)) => {
-                            out.insert(
-                                stem.as_str().into(),
-                                Dynamic::from(finish_leaf(&h, &dir, stem, info, action)),
-                            );
-                        }
-                        Err(e) if first_err.is_none() => first_err = Some(e),
-                        Err(_) => {}
-                    }
+        let mut first_err = None;
+        for ((stem, _), r) in parsed.iter().zip(done) {
+            match r {
+                Ok(done) => {
+                    out.insert(stem.as_str().into(), Dynamic::from(record(&h, done)));
                 }
-                if let Some(e) = first_err {
-                    return Err(pki_fail(&ctx, CALL, e));
-                }
-            }
-            _ => {
-                for (stem, req) in &parsed {
-                    let c = leaf(&h, &dir, &ca, stem, req).map_err(|e| pki_fail(&ctx, CALL, e))?;
-                    out.insert(stem.as_str().into(), Dynamic::from(c));
+                Err(e) => {
+                    first_err.get_or_insert(e);
                 }
             }
         }
-        Ok(out)
+        match first_err {
+            Some(e) => Err(fail(&ctx, e.into())),
+            None => Ok(out),
+        }
     }
 
     /// Reads the existing certificate `<stem>.pem` (any, CA or leaf) with
     /// the facts of its key file; it cannot sign (see `pki::load_ca`).
     #[rhai_fn(return_raw)]
     pub fn load(ctx: NativeCallContext, stem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::load";
-        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, CALL, e))?;
-        let h = host(&ctx)?;
-        let dir = safe_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let (info, facts) = pki::load_cert(&dir, stem).map_err(|e| pki_fail(&ctx, CALL, e))?;
-        let key = key_of(&facts, &info.key_algorithm);
-        Ok(Cert::new(
-            stem,
-            &dir.join(format!("{stem}.pem")),
-            info,
-            key,
-            "loaded".to_string(),
-        ))
+        pki_cluster::check_name("stem", stem).map_err(|e| bad_arg(&ctx, e))?;
+        let dir = safe_dir(&*host(&ctx)?).map_err(|e| fail(&ctx, e))?;
+        Cert::load(&dir, stem).map_err(|e| fail(&ctx, e.into()))
     }
 
     /// Says what a PEM certificate (text, e.g. from a node) contains, as
     /// `openssl x509 -noout -text` would.
     #[rhai_fn(return_raw)]
     pub fn inspect(ctx: NativeCallContext, pem: &str) -> Result<Cert, Box<EvalAltResult>> {
-        const CALL: &str = "pki::inspect";
-        let info = pki::inspect_pem(pem).map_err(|e| pki_fail(&ctx, CALL, e))?;
-        let key = PrivateKey {
-            file: String::new(),
-            algorithm: info.key_algorithm.clone(),
-            mode: "-".to_string(),
-            matches_cert: false,
-        };
-        let mut c = Cert::new("", Path::new(""), info, key, "inspected".to_string());
-        c.pem = pem.to_string();
-        Ok(c)
+        Cert::inspect(pem).map_err(|e| fail(&ctx, e.into()))
     }
 
     /// Writes the kubeconfig `<name>.kubeconfig` (mode 0600) like the
@@ -832,99 +286,19 @@ pub mod pki_api {
         cert: Cert,
         server: &str,
     ) -> Result<Kubeconfig, Box<EvalAltResult>> {
-        const CALL: &str = "pki::kubeconfig";
-        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, CALL, e))?;
-        if !server.starts_with("https://") || server.len() <= "https://".len() {
-            return Err(bad_arg(
-                &ctx,
-                CALL,
-                format!("server `{server}` must be an https:// URL, e.g. https://10.0.0.1:6443"),
-            ));
-        }
-        if !ca.is_ca || cert.is_ca || cert.stem.is_empty() {
-            return Err(bad_arg(
-                &ctx,
-                CALL,
-                "pass the CA (pki::ca) and a client certificate (pki::cert) made in this PKI",
-            ));
-        }
+        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
+        let r = KubeconfigRequest {
+            name,
+            cluster: &h.cluster,
+            server,
+            ca: &ca,
+            client: &cert,
+        };
+        r.check().map_err(|e| bad_arg(&ctx, e))?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let path = dir.join(format!("{name}.kubeconfig"));
-        let mut out = Kubeconfig {
-            name: name.to_string(),
-            file: path.display().to_string(),
-            cluster: h.cluster.clone(),
-            server: server.to_string(),
-            user: cert.cn.clone(),
-            status: String::new(),
-        };
-        let planned_inputs = !ca.on_disk() || !cert.on_disk() || cert.status.starts_with("planned");
-        if h.planning() && planned_inputs {
-            if let Some(plan) = &h.plan {
-                plan.record(
-                    "WriteFile",
-                    "",
-                    json!({"path": out.file, "mode": "0600",
-                           "content": format!("kubeconfig for {} -> {server}", cert.cn),
-                           "reason": "create or update (its certificate is planned)"}),
-                );
-            }
-            h.event(
-                "kubeconfig",
-                &format!("{name}.kubeconfig"),
-                crate::aws::types::PLANNED,
-            );
-            out.status = "planned: write".to_string();
-            return Ok(out);
-        }
-        let read = |p: PathBuf| {
-            std::fs::read_to_string(&p).map_err(|e| {
-                fail(
-                    &ctx,
-                    Error::io(format!("{CALL}: cannot read {}", p.display()), e),
-                )
-            })
-        };
-        let spec = pki::KubeconfigSpec {
-            cluster_name: h.cluster.clone(),
-            server: server.to_string(),
-            ca_pem: ca.pem.clone(),
-            user: cert.cn.clone(),
-            client_cert_pem: read(dir.join(format!("{}.pem", cert.stem)))?,
-            client_key_pem: read(dir.join(format!("{}-key.pem", cert.stem)))?,
-        };
-        let action = if h.planning() {
-            let a = pki::plan_kubeconfig(&path, &spec).map_err(|e| pki_fail(&ctx, CALL, e))?;
-            if a != Action::Kept {
-                if let Some(plan) = &h.plan {
-                    plan.record(
-                        "WriteFile",
-                        "",
-                        json!({"path": out.file, "mode": "0600",
-                               "content": format!("kubeconfig for {} -> {server}", cert.cn),
-                               "reason": plan_reason(&a)}),
-                    );
-                }
-                h.event(
-                    "kubeconfig",
-                    &format!("{name}.kubeconfig"),
-                    crate::aws::types::PLANNED,
-                );
-                out.status = format!("planned: {}", plan_reason(&a));
-                return Ok(out);
-            }
-            a
-        } else {
-            pki::ensure_kubeconfig(&path, &spec).map_err(|e| pki_fail(&ctx, CALL, e))?
-        };
-        h.event(
-            "kubeconfig",
-            &format!("{name}.kubeconfig"),
-            event_status(&action),
-        );
-        out.status = action.to_string();
-        Ok(out)
+        let done = dir.kubeconfig(&r).map_err(|e| fail(&ctx, e.into()))?;
+        Ok(record(&h, done))
     }
 
     /// Finds or creates `<name>.yaml`, the API server's
@@ -937,51 +311,13 @@ pub mod pki_api {
         ctx: NativeCallContext,
         name: &str,
     ) -> Result<EncryptionConfig, Box<EvalAltResult>> {
-        const CALL: &str = "pki::encryption_config";
-        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, CALL, e))?;
+        pki_cluster::check_name("name", name).map_err(|e| bad_arg(&ctx, e))?;
         let h = host(&ctx)?;
         let dir = pki_dir(&h).map_err(|e| fail(&ctx, e))?;
-        let path = dir.join(format!("{name}.yaml"));
-        let action = if h.planning() {
-            pki::plan_encryption_config(&path).map_err(|e| pki_fail(&ctx, CALL, e))?
-        } else {
-            pki::ensure_encryption_config(&path).map_err(|e| pki_fail(&ctx, CALL, e))?
-        };
-        let status = if h.planning() && action == Action::Created {
-            if let Some(plan) = &h.plan {
-                plan.record(
-                    "WriteFile",
-                    "",
-                    json!({"path": path.display().to_string(), "mode": "0600",
-                           "content": "EncryptionConfiguration with a new 32-byte aescbc key",
-                           "reason": "create"}),
-                );
-            }
-            h.event(
-                "encryption-config",
-                &format!("{name}.yaml"),
-                crate::aws::types::PLANNED,
-            );
-            "planned: create".to_string()
-        } else {
-            h.event(
-                "encryption-config",
-                &format!("{name}.yaml"),
-                event_status(&action),
-            );
-            action.to_string()
-        };
-        let key_bytes = if path.exists() {
-            pki::encryption_key_len(&path).map_err(|e| pki_fail(&ctx, CALL, e))? as i64
-        } else {
-            32
-        };
-        Ok(EncryptionConfig {
-            file: path.display().to_string(),
-            provider: "aescbc".to_string(),
-            key_bytes,
-            status,
-        })
+        let done = dir
+            .encryption_config(name)
+            .map_err(|e| fail(&ctx, e.into()))?;
+        Ok(record(&h, done))
     }
 
     /// The Kubernetes API's public address for certificates and
@@ -992,8 +328,7 @@ pub mod pki_api {
     pub fn public_address(ctx: NativeCallContext) -> Result<String, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let st = h.state();
-        pki_cluster::public_address(&h.settings, &st)
-            .map_err(|e| fail(&ctx, e.prefixed("pki::public_address")))
+        pki_cluster::public_address(&h.settings, &st).map_err(|e| fail(&ctx, e))
     }
 
     /// The cluster's PKI directory, `<state-dir>/<cluster>/pki`.
@@ -1010,13 +345,11 @@ pub mod pki_api {
     /// every problem found, one line each.
     #[rhai_fn(return_raw)]
     pub fn check(ctx: NativeCallContext) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "pki::check";
         let h = host(&ctx)?;
         let report = {
-            let planned = h.layout().map_err(|e| pki_fail(&ctx, CALL, e))?;
+            let planned = h.layout().map_err(|e| fail(&ctx, e))?;
             let st = h.state();
-            pki_cluster::run_check(&h.settings, planned, &st)
-                .map_err(|e| pki_fail(&ctx, CALL, e))?
+            pki_cluster::run_check(&h.settings, planned, &st).map_err(|e| fail(&ctx, e))?
         };
         let v = json!({
             "ok": report.ok(),
@@ -1025,6 +358,6 @@ pub mod pki_api {
         });
         rhai::serde::to_dynamic(v)?
             .try_cast::<Map>()
-            .ok_or_else(|| fail(&ctx, Error::script(format!("{CALL}: report is not a map"))))
+            .ok_or_else(|| fail(&ctx, Error::script("report is not a map")))
     }
 }

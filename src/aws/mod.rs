@@ -1,9 +1,25 @@
 //! AWS access in plain Rust: clients, errors, and the find-or-create logic
-//! for every resource of the lesson (no Rhai here; `src/api/*` binds it).
+//! for every resource of the lesson (no Rhai engine here; `src/api/ec2.rs`
+//! and `src/api/elb.rs` bind it and add the script call's name to errors,
+//! which here name the AWS operation, code and message).
+//!
+//! - [`network`]: EC2 networking — VPC and DHCP options, subnet, internet
+//!   gateway and route table, security group;
+//! - [`elb`]: ELBv2 — load balancer, target group, listener;
+//! - [`compute`]: image, key pair, nodes (spec, launch, wait);
+//! - [`teardown`]: deleting it all again (nodes, ELB, network) and
+//!   `leftovers`;
+//! - [`spec`]: the maps scripts pass (rules, nodes, placement), checked;
+//! - [`tags`]: the cluster's tags and the look-ups by them;
+//! - [`once`]: creates that are never sent twice, duplicates noticed;
+//! - [`types`]: the typed values scripts get back.
 
 pub mod compute;
+pub mod elb;
 pub mod network;
 pub mod once;
+pub mod spec;
+pub mod tags;
 pub mod teardown;
 pub mod types;
 
@@ -201,16 +217,16 @@ fn no_credentials(why: &str) -> Error {
 /// Runs a call on a resource that was just created, retrying while AWS
 /// answers `*.NotFound` (eventual consistency: a new ID can take a moment to
 /// be visible to other calls). Gives up after about 15 s.
-pub async fn eventually<T, E, R, F, Fut>(call: &str, operation: &str, f: F) -> Result<T>
+pub async fn eventually<T, E, R, F, Fut>(operation: &str, f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match eventually_or_done(call, operation, false, f).await? {
+    match eventually_or_done(operation, false, f).await? {
         Some(v) => Ok(v),
-        None => Err(Error::aws(call, operation, "EmptyResponse", "no answer")),
+        None => Err(Error::aws(operation, "EmptyResponse", "no answer")),
     }
 }
 
@@ -218,20 +234,17 @@ where
 /// authorize a rule): when AWS answers that what it asks for holds already
 /// (the SDK retried a call whose first answer was lost, see
 /// [`once::already_done`]), that is success.
-pub async fn apply<T, E, R, F, Fut>(call: &str, operation: &str, f: F) -> Result<()>
+pub async fn apply<T, E, R, F, Fut>(operation: &str, f: F) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    eventually_or_done(call, operation, true, f)
-        .await
-        .map(|_| ())
+    eventually_or_done(operation, true, f).await.map(|_| ())
 }
 
 async fn eventually_or_done<T, E, R, F, Fut>(
-    call: &str,
     operation: &str,
     accept_done: bool,
     mut f: F,
@@ -260,7 +273,7 @@ where
                     delay = (delay * 2).min(Duration::from_secs(2));
                     continue;
                 }
-                return Err(aws_error(call, operation, e));
+                return Err(aws_error(operation, e));
             }
         }
     }
@@ -274,8 +287,8 @@ pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<Strin
     }
 }
 
-/// Turns an SDK error into groundup's error: `call: Operation: Code: message`.
-pub fn aws_error<E, R>(call: &str, operation: &str, err: SdkError<E, R>) -> Error
+/// Turns an SDK error into groundup's error: `Operation: Code: message`.
+pub fn aws_error<E, R>(operation: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -284,25 +297,19 @@ where
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or("UnknownError").to_string();
             let message = se.err().message().unwrap_or("(no message)").to_string();
-            let mut e = Error::aws(call, operation, &code, &message);
+            let mut e = Error::aws(operation, &code, &message);
             if let Some(h) = hint_for(&code) {
                 e = e.with_help(h);
             }
             e
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::aws(
-            call,
             operation,
             "Unreachable",
             &DisplayErrorContext(&err).to_string(),
         )
         .with_help("check --endpoint / AWS_ENDPOINT_URL, your network, and the region"),
-        _ => Error::aws(
-            call,
-            operation,
-            "Error",
-            &DisplayErrorContext(&err).to_string(),
-        ),
+        _ => Error::aws(operation, "Error", &DisplayErrorContext(&err).to_string()),
     }
 }
 

@@ -220,11 +220,11 @@ where
 }
 
 /// Maps an SDK error of a create to what [`create_once`] needs.
-pub fn failed<E>(call: &str, operation: &str, err: SdkError<E, HttpResponse>) -> (Failure, Error)
+pub fn failed<E>(operation: &str, err: SdkError<E, HttpResponse>) -> (Failure, Error)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    (classify(&err), super::aws_error(call, operation, err))
+    (classify(&err), super::aws_error(operation, err))
 }
 
 /// An EC2 per-operation config with the SDK's retries off: for creates,
@@ -405,7 +405,7 @@ mod tests {
     }
 
     fn err() -> Error {
-        Error::aws("ec2::create_vpc", "CreateVpc", "X", "y")
+        Error::aws("CreateVpc", "X", "y")
     }
 
     #[test]

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::PkiError;
-use super::cert::{LoadedCert, split_hosts};
 use super::encryption::{VALID_KEY_LENGTHS, encryption_key_len};
 use super::files::{file_mode, read_text};
+use super::info::LoadedCert;
+use super::request::split_hosts;
 
 /// What one kubelet's certificate must say.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -51,12 +51,19 @@ pub fn ensure_encryption_config(path: &Path) -> Result<Action, PkiError> {
     if plan_encryption_config(path)? == Action::Kept {
         return Ok(Action::Kept);
     }
+    create_encryption_config(path)?;
+    Ok(Action::Created)
+}
+
+/// Writes a new encryption config at `path` (mode 0600) with a 32-byte
+/// key from the operating system's random source, replacing any file there:
+/// call it only where [`plan_encryption_config`] said [`Action::Created`].
+pub(crate) fn create_encryption_config(path: &Path) -> Result<(), PkiError> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key)
         .map_err(|e| invalid(path, format!("no randomness for a new key: {e}")))?;
     let text = encryption_config_yaml(&STANDARD.encode(key));
-    write_secret(path, text.as_bytes())?;
-    Ok(Action::Created)
+    write_secret(path, text.as_bytes())
 }
 
 /// What [`ensure_encryption_config`] would do, without writing anything

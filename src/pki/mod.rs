@@ -13,6 +13,9 @@
 //! * [`ensure_kubeconfig`] and [`ensure_encryption_config`] write the
 //!   kubeconfigs and the `EncryptionConfiguration`; the encryption key, like
 //!   the CA, is never replaced implicitly.
+//! * [`PkiDir`] runs each of them in one [`Mode`], apply or plan: the same
+//!   decision in both, a [`Done`] saying what became (or would become) of
+//!   the files, for the `pki::` host functions to hand on.
 //! * [`check()`] audits a directory of PEM files the way a person would with
 //!   `openssl x509 -text` and `ls -l`.
 //!
@@ -21,28 +24,38 @@
 //! function here prints or logs key material, and no [`PkiError`] message
 //! contains any.
 
-mod cert;
+mod ca;
 mod check;
 mod encryption;
+mod ensure;
 mod files;
+mod info;
+mod issue;
 mod keys;
 mod kubeconfig;
+mod leaf;
+mod request;
+mod types;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use cert::{
-    Ca, CertInfo, KeyFacts, ensure_ca, ensure_leaf, ensure_leaves, inspect_pem, load_ca, load_cert,
-    plan_ca, plan_leaf, preview,
-};
+pub use ca::{Ca, ensure_ca, load_ca, plan_ca};
 pub use check::{CheckReport, CheckRow, CheckSpec, KubeletExpect, check};
+pub(crate) use encryption::create_encryption_config;
 pub use encryption::{
     encryption_config_yaml, encryption_key_len, ensure_encryption_config, plan_encryption_config,
 };
+pub use ensure::{Decision, Done, KubeconfigRequest, Mode, PkiDir, PlannedWrite, batch_threads};
 pub(crate) use files::file_mode;
 pub use files::{write_public, write_secret};
+pub use info::{CertInfo, KeyFacts, inspect_pem, load_cert};
+pub use issue::preview;
 pub use kubeconfig::{KubeconfigSpec, ensure_kubeconfig, kubeconfig_yaml, plan_kubeconfig};
+pub use leaf::{ensure_leaf, ensure_leaves, plan_leaf};
+pub use request::{CertRequest, RequestDefaults, RequestFields, Subject, Usages};
+pub use types::{Cert, EncryptionConfig, Kubeconfig, PrivateKey, Signer};
 
 /// Everything that can go wrong while making or reading the PKI.
 ///
@@ -200,126 +213,6 @@ impl FromStr for KeyAlgorithm {
     }
 }
 
-/// A certificate subject, like the `CN` and `names` of a cfssl CSR JSON.
-///
-/// The distinguished name is written in cfssl's order: C, ST, L, O, OU, CN.
-/// Kubernetes reads the user from `cn` and the groups from `o`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Subject {
-    /// Common name (`CN`), e.g. `admin` or `system:node:worker-0`.
-    pub cn: String,
-    /// Organization (`O`), e.g. `system:masters`.
-    pub o: Option<String>,
-    /// Organizational unit (`OU`).
-    pub ou: Option<String>,
-    /// Country (`C`).
-    pub c: Option<String>,
-    /// State or province (`ST`).
-    pub st: Option<String>,
-    /// Locality (`L`).
-    pub l: Option<String>,
-}
-
-impl Subject {
-    /// A subject with only a common name.
-    pub fn cn(cn: impl Into<String>) -> Self {
-        Subject {
-            cn: cn.into(),
-            ..Subject::default()
-        }
-    }
-}
-
-/// What to issue: like a cfssl CSR JSON plus the signing profile's expiry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CertRequest {
-    /// The subject.
-    pub subject: Subject,
-    /// Like cfssl's `hosts`: entries that parse as an IP address become IP
-    /// subject alternative names, all others DNS names. Duplicates are
-    /// ignored.
-    pub hosts: Vec<String>,
-    /// Validity in days from now (the lesson's 8760h is 365).
-    pub validity_days: u32,
-    /// The key algorithm of the new key pair.
-    pub algorithm: KeyAlgorithm,
-    /// The extended key usages of a leaf (ignored for a CA).
-    pub usages: Usages,
-}
-
-/// The extended key usages of a leaf certificate, like the `usages` of a
-/// cfssl signing profile. Every leaf also gets the key usages digital
-/// signature and key encipherment (cfssl's `signing` and `key encipherment`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Usages {
-    /// TLS server authentication (`server auth`).
-    pub server_auth: bool,
-    /// TLS client authentication (`client auth`).
-    pub client_auth: bool,
-}
-
-impl Usages {
-    /// The lesson's `kubernetes` profile: server auth and client auth.
-    pub const KUBERNETES: Usages = Usages {
-        server_auth: true,
-        client_auth: true,
-    };
-
-    /// The cfssl names a profile accepts: `signing`, `digital signature`,
-    /// `key encipherment` (always on), `server auth`, `client auth`.
-    pub const NAMES: [&'static str; 5] = [
-        "signing",
-        "digital signature",
-        "key encipherment",
-        "server auth",
-        "client auth",
-    ];
-
-    /// Parses cfssl usage names (case-insensitive). At least one of
-    /// `server auth` and `client auth` is required: a leaf for neither is of
-    /// no use to Kubernetes.
-    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Usages, String> {
-        let mut u = Usages {
-            server_auth: false,
-            client_auth: false,
-        };
-        for n in names {
-            match n.as_ref().trim().to_ascii_lowercase().as_str() {
-                "server auth" => u.server_auth = true,
-                "client auth" => u.client_auth = true,
-                "signing" | "digital signature" | "key encipherment" => {}
-                other => {
-                    return Err(format!(
-                        "unknown usage `{other}`: expected some of {}",
-                        Self::NAMES.join(", ")
-                    ));
-                }
-            }
-        }
-        if !(u.server_auth || u.client_auth) {
-            return Err("a leaf needs `server auth`, `client auth` or both".to_string());
-        }
-        Ok(u)
-    }
-}
-
-impl fmt::Display for Usages {
-    /// `server auth, client auth`, `server auth` or `client auth`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        if self.server_auth {
-            parts.push("server auth");
-        }
-        if self.client_auth {
-            parts.push("client auth");
-        }
-        if parts.is_empty() {
-            parts.push("none");
-        }
-        f.write_str(&parts.join(", "))
-    }
-}
-
 /// What an `ensure_*` function did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -342,6 +235,9 @@ impl fmt::Display for Action {
         }
     }
 }
+
+#[cfg(test)]
+mod fixtures;
 
 #[cfg(test)]
 mod tests {
@@ -372,24 +268,6 @@ mod tests {
             "unknown key algorithm `rsa`: expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256"
         );
         assert!("ed25519".parse::<KeyAlgorithm>().is_err());
-    }
-
-    #[test]
-    fn usages_parse() {
-        assert_eq!(
-            Usages::parse(&["signing", "key encipherment", "server auth", "client auth"]),
-            Ok(Usages::KUBERNETES)
-        );
-        let client = Usages::parse(&["Client Auth"]).unwrap();
-        assert!(client.client_auth && !client.server_auth);
-        assert_eq!(client.to_string(), "client auth");
-        assert_eq!(Usages::KUBERNETES.to_string(), "server auth, client auth");
-        assert!(Usages::parse(&["signing"]).unwrap_err().contains("needs"));
-        assert!(
-            Usages::parse(&["code signing"])
-                .unwrap_err()
-                .contains("unknown usage `code signing`")
-        );
     }
 
     #[test]

@@ -401,3 +401,177 @@ fn a_late_node_is_waited_for_and_a_changed_host_key_is_refused() {
     assert!(ev.values().all(|s| s == "unchanged"), "{ev:?}");
     let _: Value = run.json();
 }
+
+/// `path -> (sha256, mode)` of those of `paths` that exist on the node.
+fn present(nodes: &TestNodes, node: &str, paths: &[String]) -> BTreeMap<String, (String, String)> {
+    let script = format!(
+        "for f in {}; do [ -e \"$f\" ] && printf '%s %s %s\\n' \"$f\" \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" \"$(stat -c '%a' \"$f\")\"; done; true",
+        paths.join(" ")
+    );
+    nodes
+        .exec_ok(node, &script)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 3).then(|| (f[0].to_string(), (f[1].to_string(), f[2].to_string())))
+        })
+        .collect()
+}
+
+/// The node's groundup temporary files (`.groundup-*.tmp`).
+fn temp_files(nodes: &TestNodes, node: &str) -> Vec<String> {
+    nodes
+        .exec_ok(
+            node,
+            "find / -xdev -name '.groundup-*.tmp' 2>/dev/null || true",
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every file of `node` that exists is whole: the local PKI's bytes and
+/// mode, never a prefix of them. Returns how many exist.
+fn whole_or_absent(lab: &Lab, node: &str) -> usize {
+    let want = expected(node);
+    let paths: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
+    let got = present(&lab.nodes, node, &paths);
+    for (path, local, mode) in &want {
+        if let Some((sha256, m)) = got.get(path) {
+            assert_eq!(sha256, &sha(&lab.pki(local)), "{node}: {path} is not whole");
+            assert_eq!(m, mode, "{node}: {path} has mode {m}");
+        }
+    }
+    got.len()
+}
+
+/// Makes the node's `mv` (sudo's PATH finds /usr/local/bin first) hang on
+/// its 4th call: three files land, the 4th sits written in its temporary
+/// file, waiting — a run caught mid-upload, every time.
+fn hang_fourth_mv(nodes: &TestNodes, node: &str) {
+    nodes.exec_ok(
+        node,
+        "rm -f /run/mv-calls; printf '%s\\n' '#!/bin/sh' \
+         'n=$(( $(cat /run/mv-calls 2>/dev/null || echo 0) + 1 )); echo $n > /run/mv-calls' \
+         '[ $n -eq 4 ] && sleep 600' 'exec /bin/mv \"$@\"' > /usr/local/bin/mv; \
+         chmod 755 /usr/local/bin/mv",
+    );
+}
+
+/// Waits until `node` has 3 of its files and one temporary file.
+fn wait_caught(lab: &Lab, node: &str) {
+    let t = Instant::now();
+    loop {
+        let n = whole_or_absent(lab, node);
+        let tmp = temp_files(&lab.nodes, node);
+        if n == 3 && tmp.len() == 1 {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{node} never reached the 4th file: {n} files, temp {tmp:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The node dies mid-write: its script and the hung `mv` are killed, as a
+/// power cut would, so nothing on the node cleans up; and a temporary file
+/// of an older crash is left in the destination directory too. (The
+/// patterns are anchored so they never match this shell's own command.)
+fn kill_remote_script(nodes: &TestNodes, node: &str, dir: &str) {
+    nodes.exec_ok(
+        node,
+        &format!(
+            "pkill -KILL -f '^sh -s$'; pkill -KILL -f '^/bin/sh /usr/local/bin/mv'; \
+             pkill -KILL -x sleep; rm -f /usr/local/bin/mv /run/mv-calls; \
+             echo partial > {dir}/.groundup-crash1.tmp; true"
+        ),
+    );
+}
+
+#[test]
+fn a_run_stopped_mid_upload_leaves_whole_files_or_none_and_the_rerun_converges() {
+    let lab = Lab::new(&[]);
+    let spawn = || {
+        let mut args = vec!["--endpoint", lab.moto.endpoint.as_str()];
+        args.extend(PRIVATE);
+        args.extend(["--json", "run", "distribute"]);
+        lab.p
+            .cmd(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // 1. Ctrl-C (SIGINT) while master-0 is writing its 4th file: groundup
+    //    stops promptly with 130; master-0 has 3 whole files and none of
+    //    the other 9, not even a prefix.
+    hang_fourth_mv(&lab.nodes, "master-0");
+    let child = spawn();
+    wait_caught(&lab, "master-0");
+    let t = Instant::now();
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = collect(child.wait_with_output().unwrap()).expect_code(130);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "Ctrl-C took {:?} to stop the run",
+        t.elapsed()
+    );
+    assert!(run.err_flat().contains("interrupted"), "{}", run.stderr);
+    assert_eq!(whole_or_absent(&lab, "master-0"), 3);
+    for n in NodeSpec::lesson() {
+        whole_or_absent(&lab, &n.name);
+    }
+    // The node then dies with the 4th file's temporary copy on disk (if
+    // sshd did not already end the script, whose trap removes it).
+    kill_remote_script(&lab.nodes, "master-0", "/var/lib/kubernetes");
+    let tmp = temp_files(&lab.nodes, "master-0");
+    assert!((1..=2).contains(&tmp.len()), "{tmp:?}");
+    assert_eq!(whole_or_absent(&lab, "master-0"), 3);
+
+    // The re-run converges: master-0's 9 missing files are created, every
+    // other file is left as it is, and the dead run's temporary file is gone.
+    let run = lab.distribute().ok();
+    let ev = file_events(&run);
+    assert_eq!(ev.len(), 51, "{ev:?}");
+    let created: Vec<&String> = ev
+        .iter()
+        .filter(|(k, s)| *s == "created" && k.starts_with("master-0:"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(created.len(), 9, "{ev:?}");
+    check_in_place(&lab);
+
+    // 2. The same with SIGKILL: groundup gets no chance to clean up.
+    for n in NodeSpec::lesson() {
+        lab.nodes.exec_ok(
+            &n.name,
+            "rm -rf /var/lib/kubernetes /var/lib/kubelet /var/lib/kube-proxy /etc/etcd",
+        );
+    }
+    hang_fourth_mv(&lab.nodes, "worker-1");
+    let mut child = spawn();
+    wait_caught(&lab, "worker-1");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    for n in NodeSpec::lesson() {
+        whole_or_absent(&lab, &n.name);
+    }
+    assert_eq!(whole_or_absent(&lab, "worker-1"), 3);
+    kill_remote_script(&lab.nodes, "worker-1", "/var/lib/kubernetes");
+    let tmp = temp_files(&lab.nodes, "worker-1");
+    assert!((1..=2).contains(&tmp.len()), "{tmp:?}");
+    let run = lab.distribute().ok();
+    assert_eq!(file_events(&run).len(), 51);
+    check_in_place(&lab);
+}

@@ -549,6 +549,19 @@ fn a_delete_blocked_by_a_dependency_is_retried_for_delete_timeout_secs() {
         "{}",
         run.stderr
     );
+    // The error names the exact script call (from Rhai's own name for it,
+    // not a hand-written string) and where the runbook made it.
+    assert!(
+        run.err_flat()
+            .contains("ec2::delete_vpcs: DeleteVpc: DependencyViolation: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.err_flat().contains("runbooks/teardown.rhai:"),
+        "{}",
+        run.stderr
+    );
     // Tried at 0, 0.5, 1.5 and 3.5 s (backoff 0.5 s doubling), the last
     // one after the 2 s had run out: four attempts, not one.
     let tries = proxy
