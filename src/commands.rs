@@ -6,6 +6,8 @@
 
 pub mod check;
 pub mod fns;
+pub mod layout;
+pub mod pki_check;
 pub mod run;
 pub mod runbooks;
 pub mod scripts;
@@ -131,6 +133,9 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
         retry_mode: settings.str("aws_retry_mode"),
         local: g.local,
     };
+    // The node layout (stdlib/nodes.rhai); a mistake in it is reported
+    // where it is needed (after the pre-flight of `run`), not here.
+    let nodes = layout::planned(&settings);
     let host = Host::new(
         settings,
         state,
@@ -140,7 +145,8 @@ pub fn make_host(g: &Global, settings: Settings, lock: bool) -> Result<Arc<Host>
             json: g.json,
             verbose: g.verbose,
         },
-    )?;
+    )?
+    .with_layout(nodes);
     Ok(Arc::new(host))
 }
 

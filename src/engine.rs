@@ -179,6 +179,26 @@ pub fn build(host: Arc<Host>, project_dir: &Path, sources: Arc<Sources>) -> Engi
     engine
 }
 
+/// An engine without a host, for stdlib functions that compute from the
+/// settings alone (the node layout, `nodes::planned`): the sandbox, the
+/// stdlib resolver (`import "cluster"` is `settings`) and every namespace;
+/// a call that needs the host fails saying it is not available.
+pub fn offline(
+    settings: &crate::settings::Settings,
+    project_dir: &Path,
+    sources: Arc<Sources>,
+) -> Engine {
+    let mut engine = new_engine();
+    sandbox(&mut engine);
+    engine.set_module_resolver(Resolver {
+        settings: settings.to_module().into(),
+        dirs: stdlib_dirs(project_dir),
+        sources,
+    });
+    crate::api::register_all(&mut engine);
+    engine
+}
+
 /// Every host function's qualified name (`ec2::create_vpc`), for "did you
 /// mean" suggestions.
 pub fn known_functions(engine: &Engine) -> Vec<String> {

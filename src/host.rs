@@ -56,6 +56,9 @@ pub struct Host {
     pub output: OutputOptions,
     /// Set by Ctrl-C: running calls and scripts stop.
     pub interrupted: Arc<AtomicBool>,
+    /// The planned node layout (stdlib/nodes.rhai), set by the command
+    /// layer that evaluated it ([`Host::with_layout`]).
+    layout: Option<Result<Vec<crate::layout::Node>>>,
     state: Mutex<State>,
     aws: OnceLock<Aws>,
     ssh_key: Mutex<Option<std::thread::JoinHandle<Option<String>>>>,
@@ -99,6 +102,7 @@ impl Host {
             plan,
             output,
             interrupted: Arc::new(AtomicBool::new(false)),
+            layout: None,
             state: Mutex::new(state),
             aws: OnceLock::new(),
             ssh_key: Mutex::new(None),
@@ -108,6 +112,26 @@ impl Host {
             events: Mutex::new(Vec::new()),
             started: Instant::now(),
         })
+    }
+
+    /// The host with the planned node layout: `nodes::planned(cluster)` as
+    /// the command layer evaluated it (`commands::layout`), or why it
+    /// could not be.
+    pub fn with_layout(mut self, nodes: Result<Vec<crate::layout::Node>>) -> Host {
+        self.layout = Some(nodes);
+        self
+    }
+
+    /// The planned node layout; the evaluation's error if it failed, an
+    /// error too if the host was built without one.
+    pub fn layout(&self) -> Result<&[crate::layout::Node]> {
+        match &self.layout {
+            Some(Ok(nodes)) => Ok(nodes),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Error::script(
+                "this host has no node layout (stdlib/nodes.rhai was not evaluated)",
+            )),
+        }
     }
 
     /// Runs a future to completion on the host's runtime; stops early with

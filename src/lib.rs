@@ -23,6 +23,7 @@ pub mod error;
 pub mod etcd;
 pub mod host;
 pub mod init;
+pub mod layout;
 pub mod lifecycle;
 pub mod local;
 pub mod names;

@@ -41,7 +41,7 @@ fn run(mut cli: Cli) -> Result<(), Error> {
         Command::Check { files } => commands::cmd_check(g, files),
         Command::Pki {
             command: PkiCommand::Check,
-        } => groundup::pki_cluster::cmd_check(g),
+        } => groundup::commands::pki_check::cmd_check(g),
         Command::Fns {
             namespace,
             markdown: true,

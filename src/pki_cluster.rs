@@ -12,10 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::cli::Global;
 use crate::error::{Error, Kind, Result};
 use crate::net::cidr;
 use crate::pki::{self, CheckReport, CheckSpec, KubeletExpect, PkiError};
@@ -103,62 +101,27 @@ pub fn worker_stem(cluster: &str, index: i64) -> String {
     format!("{}-worker-{index}", cluster.to_ascii_lowercase())
 }
 
-/// One node as the certificates see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Node {
-    /// `master-0`, `worker-2`, ...
-    pub name: String,
-    /// `master` or `worker`.
-    pub role: String,
-    /// Its index within its role.
-    pub index: i64,
-    /// Its private IP, e.g. `172.31.0.10`.
-    pub private_ip: String,
-    /// Its public IP; empty when unknown (before compute has run).
-    pub public_ip: String,
-    /// Its EC2 host name, e.g. `ip-172-31-0-10`.
-    pub hostname: String,
-    /// Its private DNS name, e.g. `ip-172-31-0-10.us-east-2.compute.internal`.
-    pub private_dns: String,
-}
+/// One node as the certificates see it (the planned layout's type).
+pub use crate::layout::Node;
 
 /// The cluster's nodes: those compute.rhai recorded in state (`nodes`), or,
-/// when there are none (offline, plan, before compute), the lesson's layout
-/// from the settings: master i at host 10+i and worker i at host 20+i of
-/// `subnet_cidr`, public IPs unknown. Sorted masters first, by index.
-pub fn nodes(settings: &Settings, state_nodes: Option<&Value>) -> Result<Vec<Node>> {
-    let domain = crate::aws::internal_domain(&settings.str("region"));
+/// when there are none (offline, plan, before compute), `planned`: the
+/// layout of stdlib/nodes.rhai as the command layer evaluated it
+/// (`commands::layout`). Sorted masters first, by index.
+pub fn nodes(
+    settings: &Settings,
+    planned: &[Node],
+    state_nodes: Option<&Value>,
+) -> Result<Vec<Node>> {
     let mut out = Vec::new();
     match state_nodes.and_then(Value::as_object) {
         Some(map) if !map.is_empty() => {
+            let domain = crate::aws::internal_domain(&settings.text("region")?);
             for (name, v) in map {
                 out.push(node_from_state(name, v, &domain)?);
             }
         }
-        _ => {
-            let subnet = settings.str("subnet_cidr");
-            for (role, count, first) in [
-                ("master", settings.int("masters"), 10),
-                ("worker", settings.int("workers"), 20),
-            ] {
-                for i in 0..count {
-                    let ip = cidr::host(&subnet, first + i)
-                        .map_err(|e| Error::setting(format!("subnet_cidr: {e}")))?
-                        .to_string();
-                    let hostname =
-                        cidr::ec2_hostname(&ip).map_err(|e| Error::script(e.to_string()))?;
-                    out.push(Node {
-                        name: format!("{role}-{i}"),
-                        role: role.to_string(),
-                        index: i,
-                        private_dns: format!("{hostname}.{domain}"),
-                        private_ip: ip,
-                        public_ip: String::new(),
-                        hostname,
-                    });
-                }
-            }
-        }
+        _ => out.extend(planned.iter().cloned()),
     }
     out.sort_by_key(|n| (n.role != "master", n.index));
     Ok(out)
@@ -207,7 +170,7 @@ fn node_from_state(name: &str, v: &Value, domain: &str) -> Result<Node> {
 /// `kubernetes_public_address` setting if set, else what network.rhai
 /// recorded in state; an error saying how to get one otherwise.
 pub fn public_address(settings: &Settings, state: &State) -> Result<String> {
-    let set = settings.str("kubernetes_public_address");
+    let set = settings.text("kubernetes_public_address")?;
     if !set.trim().is_empty() {
         return Ok(set.trim().to_string());
     }
@@ -226,16 +189,20 @@ pub fn public_address(settings: &Settings, state: &State) -> Result<String> {
 /// The first address of `service_cidr` (172.32.0.1): the `kubernetes`
 /// service's cluster IP, which the API server certificate must carry.
 pub fn first_service_ip(settings: &Settings) -> Result<String> {
-    cidr::host(&settings.str("service_cidr"), 1)
+    cidr::host(&settings.text("service_cidr")?, 1)
         .map(|ip| ip.to_string())
         .map_err(|e| Error::setting(format!("service_cidr: {e}")))
 }
 
 /// What `groundup pki check` checks, from the settings and state, plus the
 /// problems found while working that out (an unknown public address).
-pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<String>)> {
+pub fn check_spec(
+    settings: &Settings,
+    planned: &[Node],
+    state: &State,
+) -> Result<(CheckSpec, Vec<String>)> {
     let d = dir(state.dir());
-    let nodes = nodes(settings, state.get("nodes"))?;
+    let nodes = nodes(settings, planned, state.get("nodes"))?;
     let mut problems = Vec::new();
     let mut required = vec!["127.0.0.1".to_string()];
     required.extend(
@@ -244,7 +211,7 @@ pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<
             .filter(|n| n.role == "master")
             .map(|n| n.private_ip.clone()),
     );
-    let port = settings.int("api_port");
+    let port = settings.integer("api_port")?;
     let mut api_servers = Vec::new();
     match public_address(settings, state) {
         Ok(a) => {
@@ -261,7 +228,7 @@ pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<
         )),
     }
     required.push(first_service_ip(settings)?);
-    let cluster = settings.str("name");
+    let cluster = settings.text("name")?;
     let kubelets = nodes
         .iter()
         .filter(|n| n.role == "worker")
@@ -285,23 +252,23 @@ pub fn check_spec(settings: &Settings, state: &State) -> Result<(CheckSpec, Vec<
         apiserver_stem: APISERVER_STEM.to_string(),
         apiserver_required_sans: required,
         kubelets,
-        cluster_dns: settings.str("cluster_dns"),
-        service_cidr: settings.str("service_cidr"),
+        cluster_dns: settings.text("cluster_dns")?,
+        service_cidr: settings.text("service_cidr")?,
         api_servers,
     };
     Ok((spec, problems))
 }
 
 /// Runs the check for a cluster: the library's report with the spec's own
-/// problems added.
-pub fn run_check(settings: &Settings, state: &State) -> Result<CheckReport> {
-    let (spec, problems) = check_spec(settings, state)?;
+/// problems added; `planned` is the node layout (see [`nodes`]).
+pub fn run_check(settings: &Settings, planned: &[Node], state: &State) -> Result<CheckReport> {
+    let (spec, problems) = check_spec(settings, planned, state)?;
     if !spec.dir.is_dir() {
         return Err(Error::new(
             Kind::Pki,
             format!(
                 "no PKI for cluster {}: {} does not exist",
-                settings.str("name"),
+                settings.text("name")?,
                 spec.dir.display()
             ),
         )
@@ -312,44 +279,10 @@ pub fn run_check(settings: &Settings, state: &State) -> Result<CheckReport> {
     Ok(report)
 }
 
-/// `groundup pki check`: prints the table (or `--json`) and fails when any
-/// check fails.
-pub fn cmd_check(g: &Global) -> Result<()> {
-    let sources = crate::engine::Sources::default();
-    let settings = crate::commands::load_settings(g, &sources)?;
-    let state = State::open(&g.state_dir, &settings.str("name"), true)?;
-    let report = run_check(&settings, &state)?;
-    let d = dir(state.dir());
-    if g.json {
-        let out = json!({
-            "cluster": settings.str("name"),
-            "dir": d.display().to_string(),
-            "ok": report.ok(),
-            "rows": report.rows,
-            "problems": report.all_problems().collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else {
-        println!("PKI of cluster {} in {}", settings.str("name"), d.display());
-        print!("{report}");
-    }
-    if report.ok() {
-        Ok(())
-    } else {
-        let n = report.all_problems().count();
-        Err(Error::new(
-            Kind::Pki,
-            format!("pki check failed: {n} problem(s) in {}", d.display()),
-        )
-        .with_help(
-            "re-run `groundup run pki` to re-issue what no longer matches \
-             (the CA and the encryption key are never replaced implicitly)",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn lesson() -> Settings {
@@ -388,29 +321,39 @@ mod tests {
         assert_eq!(worker_stem("K8s-Cluster", 2), "k8s-cluster-worker-2");
     }
 
+    /// The planned layout as `commands::layout::planned` evaluates it for
+    /// the lesson's settings (commands::layout's tests prove that).
+    fn planned() -> Vec<Node> {
+        let node = |role: &str, index: i64, host: i64| {
+            let ip = format!("172.31.0.{host}");
+            let hostname = format!("ip-172-31-0-{host}");
+            Node {
+                name: format!("{role}-{index}"),
+                role: role.into(),
+                index,
+                private_dns: format!("{hostname}.us-east-2.compute.internal"),
+                private_ip: ip,
+                public_ip: String::new(),
+                hostname,
+            }
+        };
+        let mut out: Vec<Node> = (0..3).map(|i| node("worker", i, 20 + i)).collect();
+        out.extend((0..3).map(|i| node("master", i, 10 + i)));
+        out
+    }
+
     #[test]
-    fn nodes_are_derived_from_the_settings() {
+    fn nodes_are_the_planned_layout_before_compute() {
         let s = lesson();
-        let n = nodes(&s, None).unwrap();
+        let n = nodes(&s, &planned(), None).unwrap();
         assert_eq!(n.len(), 6);
+        // Masters first, by index.
         assert_eq!(n[0].name, "master-0");
         assert_eq!(n[0].private_ip, "172.31.0.10");
-        assert_eq!(n[0].hostname, "ip-172-31-0-10");
-        assert_eq!(
-            n[0].private_dns,
-            "ip-172-31-0-10.us-east-2.compute.internal"
-        );
         assert_eq!(n[3].name, "worker-0");
         assert_eq!(n[3].private_ip, "172.31.0.20");
-        assert!(n.iter().all(|n| n.public_ip.is_empty()));
         // An empty `nodes` map is no nodes recorded.
-        assert_eq!(nodes(&s, Some(&json!({}))).unwrap(), n);
-        let mut east1 = lesson();
-        east1.apply_set("region=us-east-1").unwrap();
-        assert_eq!(
-            nodes(&east1, None).unwrap()[0].private_dns,
-            "ip-172-31-0-10.ec2.internal"
-        );
+        assert_eq!(nodes(&s, &planned(), Some(&json!({}))).unwrap(), n);
     }
 
     #[test]
@@ -424,7 +367,7 @@ mod tests {
                          "private_dns": "ip-172-31-0-10.us-east-2.compute.internal"},
             "worker-0": {"private_ip": "172.31.0.20"},
         });
-        let n = nodes(&s, Some(&state)).unwrap();
+        let n = nodes(&s, &planned(), Some(&state)).unwrap();
         let names: Vec<&str> = n.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, vec!["master-0", "worker-0", "worker-1"]);
         assert_eq!(n[0].public_ip, "3.1.2.3");
@@ -435,7 +378,7 @@ mod tests {
             "ip-172-31-0-20.us-east-2.compute.internal"
         );
         let bad = json!({"worker-0": {"role": "worker", "index": 0}});
-        let e = nodes(&s, Some(&bad)).unwrap_err();
+        let e = nodes(&s, &planned(), Some(&bad)).unwrap_err();
         assert_eq!(e.message, "state `nodes.worker-0` has no valid private_ip");
     }
 
@@ -461,7 +404,7 @@ mod tests {
         s.apply_set("kubernetes_public_address=k8s.example.test")
             .unwrap();
         let st = State::in_memory("k8s-cluster");
-        let (spec, problems) = check_spec(&s, &st).unwrap();
+        let (spec, problems) = check_spec(&s, &planned(), &st).unwrap();
         assert!(problems.is_empty());
         assert_eq!(
             spec.apiserver_required_sans,
@@ -485,7 +428,7 @@ mod tests {
             spec.encryption_config
                 .ends_with("pki/encryption-config.yaml")
         );
-        let (_, problems) = check_spec(&lesson(), &st).unwrap();
+        let (_, problems) = check_spec(&lesson(), &planned(), &st).unwrap();
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("kubernetes_public_address"));
     }

@@ -6,13 +6,17 @@
 //! is a setting, and the `//` comment lines directly above it are its
 //! documentation (shown by `groundup settings`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use rhai::{AST, ASTFlags, Array, Dynamic, Engine, Module, Scope, Stmt};
 
 use crate::error::{Error, Result};
-use crate::net::cidr;
+
+pub mod rules;
+mod validate;
+
+pub use validate::valid_region;
 
 /// Settings of your own: a key in `stdlib/cluster.rhai` that starts with
 /// this prefix is accepted although groundup does not know it, so runbooks
@@ -237,12 +241,42 @@ impl Settings {
         self.items.iter().find(|s| s.key == key).map(|s| &s.value)
     }
 
-    /// A string setting (empty if absent).
+    /// A string setting for Rust readers: an error naming the setting if it
+    /// is missing or not a string (never a silent "").
+    pub fn text(&self, key: &str) -> Result<String> {
+        match self.get(key) {
+            Some(v) if v.is_string() => Ok(v.to_string()),
+            Some(v) => Err(self.bad(key, format!("expected a string, not a {}", type_name(v)))),
+            None => Err(self.missing(key)),
+        }
+    }
+
+    /// An integer setting for Rust readers: an error naming the setting if
+    /// it is missing or not an integer (never a silent 0).
+    pub fn integer(&self, key: &str) -> Result<i64> {
+        match self.get(key) {
+            Some(v) => v
+                .as_int()
+                .map_err(|_| self.bad(key, format!("expected an integer, not a {}", type_name(v)))),
+            None => Err(self.missing(key)),
+        }
+    }
+
+    fn missing(&self, key: &str) -> Error {
+        let file = self.file().map(|(n, _)| n).unwrap_or("stdlib/cluster.rhai");
+        Error::setting(format!("setting `{key}` is missing from {file}")).with_help(format!(
+            "add `export const {key} = …;` (`groundup settings` lists them all)"
+        ))
+    }
+
+    /// A string setting (empty if absent). Prefer [`Settings::text`], which
+    /// names a missing setting.
     pub fn str(&self, key: &str) -> String {
         self.get(key).map(|v| v.to_string()).unwrap_or_default()
     }
 
-    /// An integer setting (0 if absent).
+    /// An integer setting (0 if absent). Prefer [`Settings::integer`],
+    /// which names a missing setting.
     pub fn int(&self, key: &str) -> i64 {
         self.get(key).and_then(|v| v.as_int().ok()).unwrap_or(0)
     }
@@ -358,6 +392,11 @@ impl Settings {
             .unwrap_or_else(|| "unknown".into())
     }
 
+    /// An error about setting `key`: "setting `key` = `value` (origin): why".
+    pub fn problem(&self, key: &str, why: impl std::fmt::Display) -> Error {
+        self.bad(key, why)
+    }
+
     fn bad(&self, key: &str, why: impl std::fmt::Display) -> Error {
         let value = self.get(key).map(show).unwrap_or_default();
         Error::setting(format!(
@@ -397,268 +436,6 @@ impl Settings {
         }
         serde_json::Value::Object(map)
     }
-
-    /// Checks every setting whose meaning groundup knows. Runs before any
-    /// AWS call; the first problem is returned naming the setting and value.
-    pub fn validate(&self) -> Result<()> {
-        let keys: BTreeSet<&str> = self.items.iter().map(|s| s.key.as_str()).collect();
-        let has = |k: &str| keys.contains(k);
-
-        // Names AWS will accept: a load balancer / target group name is at
-        // most 32 characters of letters, digits and hyphens.
-        if has("name") {
-            let n = self.str("name");
-            let ok = !n.is_empty()
-                && n.len() <= 32
-                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !n.starts_with('-')
-                && !n.ends_with('-');
-            if !ok {
-                return Err(self.bad(
-                    "name",
-                    "a cluster name is 1-32 letters, digits and hyphens, not starting or ending with a hyphen (it names the load balancer)",
-                ));
-            }
-        }
-        if has("region") {
-            let r = self.str("region");
-            if !valid_region(&r) {
-                return Err(self
-                    .bad("region", "not an AWS region name")
-                    .with_help("regions look like us-east-2, eu-west-1, ap-southeast-2"));
-            }
-        }
-        // Every *_cidr setting must be a valid IPv4 block.
-        for s in &self.items {
-            if s.key.ends_with("_cidr")
-                && s.value.is_string()
-                && let Err(e) = cidr::parse(&s.value.to_string())
-            {
-                return Err(self.bad(&s.key, e));
-            }
-        }
-        if has("vpc_cidr") {
-            let vpc = cidr::parse(&self.str("vpc_cidr")).map_err(|e| self.bad("vpc_cidr", e))?;
-            if !(16..=28).contains(&vpc.prefix_len()) {
-                return Err(self.bad("vpc_cidr", "AWS VPCs are between /16 and /28"));
-            }
-            if has("subnet_cidr") {
-                let sub = self.str("subnet_cidr");
-                if !cidr::contains(&self.str("vpc_cidr"), &sub).unwrap_or(false) {
-                    return Err(self.bad(
-                        "subnet_cidr",
-                        format!("the subnet is not inside vpc_cidr {vpc}"),
-                    ));
-                }
-                if cidr::aws_usable_hosts(&sub).is_err() {
-                    return Err(self.bad("subnet_cidr", "AWS subnets are between /16 and /28"));
-                }
-            }
-            for k in ["pod_cidr", "service_cidr"] {
-                if has(k) && cidr::overlaps(&self.str("vpc_cidr"), &self.str(k)).unwrap_or(false) {
-                    return Err(self.bad(k, format!("overlaps vpc_cidr {vpc}")));
-                }
-            }
-        }
-        if has("pod_cidr")
-            && has("service_cidr")
-            && cidr::overlaps(&self.str("pod_cidr"), &self.str("service_cidr")).unwrap_or(false)
-        {
-            return Err(self.bad(
-                "service_cidr",
-                format!("overlaps pod_cidr {}", self.str("pod_cidr")),
-            ));
-        }
-        if has("cluster_dns") && has("service_cidr") {
-            let dns = self.str("cluster_dns");
-            cidr::parse_ip(&dns).map_err(|e| self.bad("cluster_dns", e))?;
-            if !cidr::contains(&self.str("service_cidr"), &dns).unwrap_or(false) {
-                return Err(self.bad(
-                    "cluster_dns",
-                    format!(
-                        "the cluster DNS address must be inside service_cidr {} (the lesson's 10.32.0.10 is not)",
-                        self.str("service_cidr")
-                    ),
-                ));
-            }
-        }
-        // Counts and the lesson's address layout: master i at host 10+i,
-        // worker i at host 20+i of the subnet.
-        for k in ["masters", "workers"] {
-            if has(k) && self.int(k) < 0 {
-                return Err(self.bad(k, "a count cannot be negative"));
-            }
-        }
-        if has("masters") {
-            let m = self.int("masters");
-            if m < 1 {
-                return Err(self.bad("masters", "a cluster needs at least one master"));
-            }
-            if m > 10 {
-                return Err(self.bad(
-                    "masters",
-                    "masters use host addresses .10-.19 of the subnet: at most 10",
-                ));
-            }
-        }
-        if has("workers") && has("subnet_cidr") {
-            let w = self.int("workers");
-            if let Ok((_, last)) = cidr::aws_usable_hosts(&self.str("subnet_cidr"))
-                && 20 + w - 1 > last
-            {
-                return Err(self.bad(
-                    "workers",
-                    format!(
-                        "workers use host addresses from 20 up; subnet {} has room for {} workers",
-                        self.str("subnet_cidr"),
-                        (last - 20 + 1).max(0)
-                    ),
-                ));
-            }
-            if has("pod_cidr") && has("pod_cidr_prefix") {
-                let base =
-                    cidr::parse(&self.str("pod_cidr")).map_err(|e| self.bad("pod_cidr", e))?;
-                let p = self.int("pod_cidr_prefix");
-                if p < base.prefix_len() as i64 || p > 28 {
-                    return Err(self.bad(
-                        "pod_cidr_prefix",
-                        format!(
-                            "must be between /{} (pod_cidr's own) and /28",
-                            base.prefix_len()
-                        ),
-                    ));
-                }
-                let room = 1i64 << (p - base.prefix_len() as i64).min(40);
-                if w > room {
-                    return Err(self.bad(
-                        "workers",
-                        format!("pod_cidr {base} holds only {room} /{p} pod ranges"),
-                    ));
-                }
-            }
-        }
-        for k in [
-            "api_port",
-            "etcd_client_port",
-            "etcd_peer_port",
-            "nodeport_from",
-            "nodeport_to",
-        ] {
-            if has(k) && !(1..=65535).contains(&self.int(k)) {
-                return Err(self.bad(k, "a port is 1-65535"));
-            }
-        }
-        if has("nodeport_from")
-            && has("nodeport_to")
-            && self.int("nodeport_from") > self.int("nodeport_to")
-        {
-            return Err(self.bad("nodeport_to", "must not be below nodeport_from"));
-        }
-        if has("instance_type") {
-            let t = self.str("instance_type");
-            let ok = t.split_once('.').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && b.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            });
-            if !ok {
-                return Err(self.bad(
-                    "instance_type",
-                    "instance types look like t2.micro or m5.large",
-                ));
-            }
-        }
-        if has("image_id") {
-            let id = self.str("image_id");
-            let is_ami = id
-                .strip_prefix("ami-")
-                .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()));
-            if !id.is_empty() && !is_ami {
-                return Err(self.bad(
-                    "image_id",
-                    "an AMI id looks like ami-0abc1234 (or leave it empty to look one up)",
-                ));
-            }
-        }
-        for (k, lo, hi) in [
-            ("launch_concurrency", 1, 64),
-            ("wait_timeout_secs", 1, 3600),
-            ("aws_max_attempts", 1, 20),
-            ("ssh_boot_timeout_secs", 0, 3600),
-            ("ssh_concurrency", 1, 64),
-            ("ca_validity_days", 1, 36500),
-            ("cert_validity_days", 1, 36500),
-            ("etcd_timeout_secs", 1, 3600),
-        ] {
-            if has(k) && !(lo..=hi).contains(&self.int(k)) {
-                return Err(self.bad(k, format!("must be between {lo} and {hi}")));
-            }
-        }
-        if has("key_algorithm") {
-            let a = self.str("key_algorithm");
-            if !["rsa-2048", "rsa-3072", "rsa-4096", "ecdsa-p256"].contains(&a.as_str()) {
-                return Err(self.bad(
-                    "key_algorithm",
-                    "expected one of rsa-2048, rsa-3072, rsa-4096, ecdsa-p256",
-                ));
-            }
-        }
-        if has("ssh_address") {
-            let a = self.str("ssh_address");
-            if crate::ssh::AddressChoice::parse(&a).is_none() {
-                return Err(self.bad("ssh_address", "expected public or private"));
-            }
-        }
-        if has("ssh_user")
-            && let Err(why) = crate::ssh::upload::check_account("user", &self.str("ssh_user"))
-        {
-            return Err(self.bad("ssh_user", why));
-        }
-        if has("etcd_version")
-            && let Err(why) = crate::etcd::release::check_version(&self.str("etcd_version"))
-        {
-            return Err(self.bad("etcd_version", why));
-        }
-        if has("etcd_release_url")
-            && let Err(why) = crate::etcd::release::check_url(&self.str("etcd_release_url"))
-        {
-            return Err(self.bad("etcd_release_url", why));
-        }
-        if has("aws_retry_mode") {
-            let m = self.str("aws_retry_mode");
-            if m != "standard" && m != "adaptive" {
-                return Err(self.bad("aws_retry_mode", "expected standard or adaptive"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Warnings worth printing before a run (e.g. world-open admin access).
-    pub fn warnings(&self) -> Vec<String> {
-        let mut w = Vec::new();
-        if self.str("admin_cidr") == "0.0.0.0/0" {
-            w.push(
-                "admin_cidr is 0.0.0.0/0 (the lesson's default): SSH and the Kubernetes API (6443) are open to the whole internet; narrow it with --set admin_cidr=<your-ip>/32".into(),
-            );
-        }
-        w
-    }
-}
-
-/// Whether `r` looks like an AWS region (`us-east-2`, `us-gov-west-1`).
-pub fn valid_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[0].chars().all(|c| c.is_ascii_lowercase())
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
 }
 
 #[cfg(test)]
@@ -714,9 +491,6 @@ mod tests {
                 "workers=-1",
                 "setting `workers` = `-1` (--set): a count cannot be negative",
             ),
-            ("masters=0", "a cluster needs at least one master"),
-            ("masters=11", "at most 10"),
-            ("workers=300", "has room for 235 workers"),
             (
                 "region=mars",
                 "setting `region` = `mars` (--set): not an AWS region name",
@@ -758,7 +532,15 @@ mod tests {
                     dirs.push(p);
                 } else if p.extension().is_some_and(|x| x == "rs") {
                     let text = std::fs::read_to_string(&p).unwrap();
-                    for pat in [".str(\"", ".int(\"", ".bool(\"", ".list(\"", "set_text(\""] {
+                    for pat in [
+                        ".str(\"",
+                        ".int(\"",
+                        ".bool(\"",
+                        ".list(\"",
+                        ".text(\"",
+                        ".integer(\"",
+                        "set_text(\"",
+                    ] {
                         for (i, _) in text.match_indices(pat) {
                             let rest = &text[i + pat.len()..];
                             let key: String = rest
@@ -785,6 +567,36 @@ mod tests {
                 "{file} reads setting `{key}`, which stdlib/cluster.rhai does not define"
             );
         }
+    }
+
+    #[test]
+    fn typed_accessors_name_a_missing_or_mistyped_setting() {
+        let s = lesson();
+        assert_eq!(s.text("vpc_cidr").unwrap(), "172.31.0.0/16");
+        assert_eq!(s.integer("masters").unwrap(), 3);
+        let e = s.text("my_missing").unwrap_err();
+        assert_eq!(
+            e.message,
+            "setting `my_missing` is missing from stdlib/cluster.rhai"
+        );
+        assert!(
+            s.integer("my_missing")
+                .unwrap_err()
+                .message
+                .contains("`my_missing`")
+        );
+        let e = s.integer("vpc_cidr").unwrap_err();
+        assert!(
+            e.message.contains("expected an integer, not a string"),
+            "{}",
+            e.message
+        );
+        let e = s.text("masters").unwrap_err();
+        assert!(
+            e.message.contains("expected a string, not a integer"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

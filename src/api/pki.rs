@@ -347,8 +347,9 @@ pub mod pki_api {
     pub fn check(ctx: NativeCallContext) -> Result<Map, Box<EvalAltResult>> {
         let h = host(&ctx)?;
         let report = {
+            let planned = h.layout().map_err(|e| fail(&ctx, e))?;
             let st = h.state();
-            pki_cluster::run_check(&h.settings, &st).map_err(|e| fail(&ctx, e))?
+            pki_cluster::run_check(&h.settings, planned, &st).map_err(|e| fail(&ctx, e))?
         };
         let v = json!({
             "ok": report.ok(),

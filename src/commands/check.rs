@@ -70,6 +70,7 @@ pub fn cmd_check(g: &Global, files: &[PathBuf]) -> Result<()> {
         }
     }
     findings.into_result()?;
+    super::layout::validated(&settings)?;
     if g.json {
         let names: Vec<&String> = list.iter().map(|(n, _)| n).collect();
         println!("{}", json!({"compiled": names}));

@@ -46,6 +46,9 @@ pub fn run_runbooks(g: &Global, names: &[String]) -> Result<Arc<Host>> {
         .map(|((name, text), ast)| Script { name, text, ast })
         .collect();
     preflight(&engine, &host.settings, &stdlib).check(&scripts)?;
+    // Where the nodes go: stdlib/nodes.rhai's layout, checked against the
+    // settings (inside the subnet, one address each, a master).
+    super::layout::validated(&host.settings)?;
     // A runbook that makes the SSH key pair will need a new RSA key if the
     // cluster has no private key file yet: generate it in the background
     // while the steps before it wait on AWS.

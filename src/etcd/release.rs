@@ -35,36 +35,8 @@ pub fn release_url(base: &str, version: &str) -> String {
     format!("{}/v{version}", base.trim_end_matches('/'))
 }
 
-/// Checks a version (`3.4.23`, `3.5.0-rc.1`): digits and dots, an optional
-/// pre-release suffix; nothing a shell or URL would read specially. The
-/// error says what a version looks like (settings.rs names the setting).
-pub fn check_version(v: &str) -> std::result::Result<(), &'static str> {
-    let (core, pre) = v.split_once('-').unwrap_or((v, ""));
-    let parts: Vec<&str> = core.split('.').collect();
-    let ok = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && pre.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
-    if ok && !(v.contains('-') && pre.is_empty()) {
-        Ok(())
-    } else {
-        Err("a release version looks like 3.4.23 (no leading v)")
-    }
-}
-
-/// Checks a release base URL: http(s), no blanks, quotes or shell syntax.
-pub fn check_url(u: &str) -> std::result::Result<(), &'static str> {
-    let ok = (u.starts_with("https://") || u.starts_with("http://"))
-        && u.len() > "https://".len()
-        && u.chars()
-            .all(|c| c.is_ascii_graphic() && !"\"'`\\$;&|<>(){}".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err("expected an http(s) URL such as https://github.com/etcd-io/etcd/releases/download")
-    }
-}
+/// The release version and URL checks: settings rules.
+pub use crate::settings::rules::{check_url, check_version};
 
 /// Parses a `SHA256SUMS` file (`<hex>  <file>` or `<hex> *<file>` lines):
 /// `(file, lowercase hex)` pairs. A malformed line is an error naming it.
@@ -160,20 +132,6 @@ mod tests {
             ),
             "https://github.com/etcd-io/etcd/releases/download/v3.4.23"
         );
-    }
-
-    #[test]
-    fn versions_and_urls_are_checked() {
-        for ok in ["3.4.23", "3.5.0-rc.1", "10.0.1"] {
-            check_version(ok).unwrap();
-        }
-        for bad in ["v3.4.23", "3.4", "3.4.x", "3.4.23;rm", "3.4.23-", ""] {
-            assert!(check_version(bad).unwrap_err().contains("3.4.23"), "{bad}");
-        }
-        check_url("http://172.31.0.1:8080/etcd").unwrap();
-        for bad in ["ftp://x", "https://", "https://x/$(id)", "https://a b"] {
-            assert!(check_url(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -75,8 +75,11 @@ impl Host {
                 (k.clone(), (s("instance_id"), s("public_ip")))
             })
             .collect();
-        let nodes =
-            crate::pki_cluster::nodes(&self.settings, recorded.map(Value::Object).as_ref())?;
+        let nodes = crate::pki_cluster::nodes(
+            &self.settings,
+            self.layout()?,
+            recorded.map(Value::Object).as_ref(),
+        )?;
         Ok(nodes
             .into_iter()
             .map(|n| {

@@ -108,25 +108,8 @@ pub fn host_routes() -> Vec<Route> {
         .unwrap_or_default()
 }
 
-/// Which address of a node SSH dials (`ssh_address`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressChoice {
-    /// The node's public IP (the default: from the internet).
-    Public,
-    /// Its private IP (through a bastion, a VPN, or the test nodes).
-    Private,
-}
-
-impl AddressChoice {
-    /// Parses the `ssh_address` setting.
-    pub fn parse(s: &str) -> Option<AddressChoice> {
-        match s {
-            "public" => Some(AddressChoice::Public),
-            "private" => Some(AddressChoice::Private),
-            _ => None,
-        }
-    }
-}
+/// Which address of a node SSH dials (`ssh_address`): a settings rule.
+pub use crate::settings::rules::AddressChoice;
 
 /// Why the guard refuses a target; `Display` is the one line `up` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]

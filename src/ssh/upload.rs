@@ -126,20 +126,8 @@ pub fn check_dest(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a user or group name (`root`, `etcd`, `ubuntu`).
-pub fn check_account(what: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        && !name.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what} `{name}` is not a user or group name"))
-    }
-}
+/// Checks a user or group name (`root`, `etcd`, `ubuntu`): a settings rule.
+pub use crate::settings::rules::check_account;
 
 fn parent(path: &str) -> &str {
     match path.rfind('/') {
@@ -319,9 +307,6 @@ mod tests {
         ] {
             assert!(check_dest(bad).is_err(), "{bad}");
         }
-        assert!(check_account("owner", "etcd").is_ok());
-        assert!(check_account("owner", "root;x").is_err());
-        assert!(check_account("owner", "-x").is_err());
     }
 
     #[test]

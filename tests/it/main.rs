@@ -20,6 +20,7 @@ mod doctor;
 mod emulator;
 mod etcd;
 mod init;
+mod layout;
 mod lifecycle;
 mod network;
 mod output;

@@ -90,15 +90,15 @@ const CASES: &[Case] = &[
     Case {
         file: NETWORK,
         edits: &[(
-            "cidr::host(cluster.subnet_cidr, 10 + i)",
-            "cidr::hots(cluster.subnet_cidr, 10 + i)",
+            "elb::create_listener(nlb, tg,",
+            "elb::create_listenr(nlb, tg,",
         )],
         args: UP,
         code: 2,
-        at: Some("cidr::hots"),
+        at: Some("elb::create_listenr"),
         wants: &[
-            "unknown function `cidr::hots`",
-            "did you mean `cidr::host`?",
+            "unknown function `elb::create_listenr`",
+            "did you mean `elb::create_listener`?",
         ],
     },
     Case {
@@ -305,7 +305,9 @@ const CASES: &[Case] = &[
             "c.pod_cidr_prefix - cidr::prefix",
             "c.pod_prefix - cidr::prefix",
         )],
-        args: &["run", "network", "compute"],
+        // compute.rhai alone: network.rhai passes `cluster` to the layout
+        // too (its target group), and would be the one named.
+        args: &["run", "compute"],
         code: 2,
         at: Some("pod_prefix"),
         wants: &[
@@ -317,8 +319,8 @@ const CASES: &[Case] = &[
     Case {
         file: NODES,
         edits: &[(
-            "if c.region == \"us-east-1\"",
-            "if c.regoin == \"us-east-1\"",
+            "ec2::internal_domain(c.region)",
+            "ec2::internal_domain(c.regoin)",
         )],
         args: &["run", "pki"],
         code: 2,
