@@ -36,7 +36,7 @@ pub fn cmd_ssh(g: &Global, node: &str, command: &[String], forget: bool) -> Resu
         // One command: over russh, output passed through, its exit code ours.
         let line = command.join(" ");
         let out = host.block_on(fleet.run(&names, &Command::new(line)))?;
-        ssh::failures("groundup ssh", &out)?;
+        ssh::failures(&out).map_err(|e| e.prefixed("groundup ssh"))?;
         let o = out
             .into_iter()
             .next()
@@ -61,7 +61,7 @@ pub fn cmd_ssh(g: &Global, node: &str, command: &[String], forget: bool) -> Resu
     // refusing any other host key.
     let address = fleet.address(&n)?;
     let out = host.block_on(fleet.run(&names, &Command::new("true")))?;
-    ssh::failures("groundup ssh", &out)?;
+    ssh::failures(&out).map_err(|e| e.prefixed("groundup ssh"))?;
     let key = crate::aws::compute::key_path(&host, &host.cluster);
     let kh = ssh::known_hosts_path(host.state().dir());
     let user = host.settings.str("ssh_user");

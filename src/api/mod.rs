@@ -53,9 +53,9 @@ pub fn register_all(engine: &mut Engine) {
     engine.register_static_module(ec2::NS, rhai::exported_module!(ec2::ec2_api).into());
     engine.register_static_module(elb::NS, rhai::exported_module!(elb::elb_api).into());
     engine.register_static_module(pki::NS, rhai::exported_module!(pki::pki_api).into());
-    engine.register_static_module("ssh", rhai::exported_module!(ssh::ssh_api).into());
+    engine.register_static_module(ssh::NS, rhai::exported_module!(ssh::ssh_api).into());
     engine.register_static_module(
-        "systemd",
+        systemd::NS,
         rhai::exported_module!(systemd::systemd_api).into(),
     );
     engine.register_static_module(etcd::NS, rhai::exported_module!(etcd::etcd_api).into());

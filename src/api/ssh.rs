@@ -4,8 +4,9 @@
 use rhai::plugin::*;
 use rhai::{Array, Map};
 
-use crate::api::{bad_arg, fail};
 use crate::ssh::{self, Command, FileSpec, NodeFiles, NodeOutcome, Output};
+
+crate::api::namespace!("ssh");
 
 /// Node names from a string or a list of strings.
 fn names(
@@ -18,9 +19,7 @@ fn names(
     }
     match nodes.try_cast::<Array>() {
         Some(a) => crate::api::strings(ctx, call, "nodes", a),
-        None => Err(bad_arg(
-            ctx,
-            call,
+        None => Err(crate::api::bad_arg(ctx, call,
             "nodes must be a node name or a list of node names",
         )),
     }
@@ -98,10 +97,8 @@ fn file_list(
         .into_iter()
         .enumerate()
         .map(|(i, f)| match f.try_cast::<Map>() {
-            Some(m) => file_spec(&h, &m).map_err(|e| bad_arg(ctx, call, e)),
-            None => Err(bad_arg(
-                ctx,
-                call,
+            Some(m) => file_spec(&h, &m).map_err(|e| crate::api::bad_arg(ctx, call, e)),
+            None => Err(crate::api::bad_arg(ctx, call,
                 format!("files[{i}] must be a map #{{ path, src, mode }}"),
             )),
         })
@@ -113,7 +110,7 @@ fn upload_results(
     call: &str,
     out: Vec<NodeOutcome<Vec<ssh::FileResult>>>,
 ) -> Result<Map, Box<EvalAltResult>> {
-    ssh::failures(call, &out).map_err(|e| fail(ctx, e))?;
+    ssh::failures(&out).map_err(|e| fail(ctx, e))?;
     let mut res = Map::new();
     for o in out {
         let files: Array = o
@@ -154,7 +151,7 @@ fn run_on(
     let out = h
         .block_on(fleet.run(&names, &cmd))
         .map_err(|e| fail(ctx, e))?;
-    ssh::failures(call, &out).map_err(|e| fail(ctx, e))?;
+    ssh::failures(&out).map_err(|e| fail(ctx, e))?;
     let mut res = Map::new();
     let mut bad = Vec::new();
     for o in out {
@@ -218,10 +215,10 @@ pub mod ssh_api {
         nodes: Dynamic,
         files: Array,
     ) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "ssh::upload";
+        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
-        let names = names(&ctx, CALL, nodes)?;
-        let files = file_list(&ctx, CALL, files)?;
+        let names = names(&ctx, call, nodes)?;
+        let files = file_list(&ctx, call, files)?;
         let work: Vec<NodeFiles> = names
             .into_iter()
             .map(|node| NodeFiles {
@@ -231,7 +228,7 @@ pub mod ssh_api {
             .collect();
         let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&work)).map_err(|e| fail(&ctx, e))?;
-        upload_results(&ctx, CALL, out)
+        upload_results(&ctx, call, out)
     }
 
     /// Puts each node's own files on it, all nodes at once: `work` maps a
@@ -239,25 +236,23 @@ pub mod ssh_api {
     /// e.g. `#{ "worker-0": [..], "worker-1": [..] }`. Same results.
     #[rhai_fn(name = "upload", return_raw)]
     pub fn upload_each(ctx: NativeCallContext, work: Map) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "ssh::upload";
+        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
         let mut list = Vec::new();
         for (node, files) in work {
             let Some(files) = files.try_cast::<Array>() else {
-                return Err(bad_arg(
-                    &ctx,
-                    CALL,
+                return Err(crate::api::bad_arg(&ctx, call,
                     format!("`{node}` must map to a list of file maps"),
                 ));
             };
             list.push(NodeFiles {
                 node: node.to_string(),
-                files: file_list(&ctx, CALL, files)?,
+                files: file_list(&ctx, call, files)?,
             });
         }
         let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&list)).map_err(|e| fail(&ctx, e))?;
-        upload_results(&ctx, CALL, out)
+        upload_results(&ctx, call, out)
     }
 
     /// Runs the shell command `command` as the SSH user on every node in
@@ -270,7 +265,7 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(&ctx, "ssh::run", nodes, Command::new(command), false)
+        run_on(&ctx, &crate::api::call_name(&ctx, NS), nodes, Command::new(command), false)
     }
 
     /// Like `ssh::run(nodes, command)`, with options
@@ -284,7 +279,7 @@ pub mod ssh_api {
         command: &str,
         options: Map,
     ) -> Result<Map, Box<EvalAltResult>> {
-        const CALL: &str = "ssh::run";
+        let call = &crate::api::call_name(&ctx, NS);
         let mut cmd = Command::new(command);
         let mut check = false;
         for (k, v) in options {
@@ -295,15 +290,13 @@ pub mod ssh_api {
                     cmd.stdin = Some(std::sync::Arc::new(v.to_string().into_bytes()))
                 }
                 (k, _) => {
-                    return Err(bad_arg(
-                        &ctx,
-                        CALL,
+                    return Err(crate::api::bad_arg(&ctx, call,
                         format!("option `{k}`: expected sudo: bool, check: bool or stdin: string"),
                     ));
                 }
             }
         }
-        run_on(&ctx, CALL, nodes, cmd, check)
+        run_on(&ctx, call, nodes, cmd, check)
     }
 
     /// Runs `command` as root (`sudo -n sh -c …`) on every node in `nodes`
@@ -315,6 +308,6 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(&ctx, "ssh::sudo", nodes, Command::sudo(command), true)
+        run_on(&ctx, &crate::api::call_name(&ctx, NS), nodes, Command::sudo(command), true)
     }
 }

@@ -13,6 +13,8 @@ use rhai::{CustomType, Map};
 use crate::error::Error;
 use crate::systemd;
 
+crate::api::namespace!("systemd");
+
 /// A service unit (from `systemd::unit`), not yet installed.
 #[derive(Debug, Clone, CustomType)]
 #[rhai_type(name = "Unit", extra = Self::build_extra)]
@@ -79,7 +81,7 @@ const KEYS: &[&str] = &[
 
 /// Builds a [`systemd::Unit`] from a script map; errors name the key.
 pub fn unit_from_map(map: &Map) -> Result<systemd::Unit, Error> {
-    let bad = |k: &str, why: String| Error::script(format!("systemd::unit: `{k}` {why}"));
+    let bad = |k: &str, why: String| Error::script(format!("`{k}` {why}"));
     let mut u = systemd::Unit::default();
     for (k, v) in map {
         let k = k.as_str();
@@ -156,7 +158,7 @@ pub fn unit_from_map(map: &Map) -> Result<systemd::Unit, Error> {
             "inputs" => u.inputs = list(v)?,
             other => {
                 return Err(Error::script(format!(
-                    "systemd::unit: unknown key `{other}`; known keys: {}",
+                    "unknown key `{other}`; known keys: {}",
                     KEYS.join(", ")
                 )));
             }
@@ -257,7 +259,6 @@ fn status_map(node: &str, s: &systemd::status::Status) -> Dynamic {
 #[export_module]
 pub mod systemd_api {
     use super::*;
-    use crate::api::fail;
     use crate::systemd::unit::service_name;
 
     /// A service unit from a map: `name` (`etcd` → `etcd.service`),
@@ -289,9 +290,9 @@ pub mod systemd_api {
         nodes: Dynamic,
         units: Dynamic,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
-        const CALL: &str = "systemd::install";
+        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
-        let names = node_names(CALL, nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(call, nodes).map_err(|e| fail(&ctx, e))?;
         let list: Vec<systemd::Unit> = if let Some(u) = units.clone().try_cast::<Unit>() {
             vec![u.spec; names.len()]
         } else if let Some(a) = units.try_cast::<rhai::Array>() {
@@ -301,7 +302,7 @@ pub mod systemd_api {
                     d.try_cast::<Unit>().map(|u| u.spec).ok_or_else(|| {
                         crate::api::bad_arg(
                             &ctx,
-                            CALL,
+                            call,
                             format!("units[{i}] must be a Unit from systemd::unit"),
                         )
                     })
@@ -310,14 +311,14 @@ pub mod systemd_api {
         } else {
             return Err(crate::api::bad_arg(
                 &ctx,
-                CALL,
+                call,
                 "units must be a Unit or a list of Units (one per node)",
             ));
         };
         if list.len() != names.len() {
             return Err(crate::api::bad_arg(
                 &ctx,
-                CALL,
+                call,
                 format!(
                     "{} nodes but {} units: give one unit, or one per node",
                     names.len(),
@@ -344,7 +345,7 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names("systemd::status", nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let st = h
             .block_on(async {
@@ -369,7 +370,7 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<(), Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names("systemd::start", nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         h.block_on(async {
             let fleet = h.fleet()?;
@@ -389,7 +390,7 @@ pub mod systemd_api {
         timeout_secs: i64,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names("systemd::wait_active", nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let t = std::time::Duration::from_secs(timeout_secs.clamp(0, 3600) as u64);
         let st = h

@@ -13,7 +13,11 @@ use crate::error::Kind;
 use crate::settings::Settings;
 
 pub(super) fn settings_check(g: &Global, checks: &mut Vec<Check>) -> Option<Settings> {
-    match load_settings(g, &Sources::default()) {
+    // The settings, then the node layout they give (stdlib/nodes.rhai):
+    // both are checked before any AWS call, as `run` and `check` do.
+    let loaded = load_settings(g, &Sources::default())
+        .and_then(|s| crate::commands::layout::validated(&s).map(|_| s));
+    match loaded {
         Ok(s) => {
             let origin = s
                 .iter()

@@ -69,9 +69,9 @@ pub async fn install_release(
     base_url: &str,
 ) -> Result<Vec<ReleaseResult>> {
     release::check_version(version)
-        .map_err(|why| Error::script(format!("etcd::install_release: `{version}`: {why}")))?;
+        .map_err(|why| Error::script(format!("`{version}`: {why}")))?;
     release::check_url(base_url)
-        .map_err(|why| Error::script(format!("etcd::install_release: `{base_url}`: {why}")))?;
+        .map_err(|why| Error::script(format!("`{base_url}`: {why}")))?;
     let fleet = &host.fleet()?;
     let nodes = names(members);
     if host.planning() {
@@ -87,7 +87,7 @@ pub async fn install_release(
     }
     // 1. What is installed: a node with this version downloads nothing.
     let outs = fleet.run(&nodes, &Command::new(VERSION_CHECK)).await?;
-    ssh::failures("etcd::install_release", &outs)?;
+    ssh::failures(&outs)?;
     let mut results = Vec::new();
     let mut todo = Vec::new();
     for o in outs {
@@ -173,7 +173,7 @@ pub async fn install_release(
         // Nothing is installed anywhere; the downloads go.
         let _ = fleet.run(&todo, &Command::sudo(&cleanup)).await;
         return Err(err(format!(
-            "etcd::install_release: etcd v{version} was not installed: {}",
+            "etcd v{version} was not installed: {}",
             problems.join("; ")
         ))
         .with_help(format!(
@@ -191,12 +191,12 @@ pub async fn install_release(
         t = quote(&tarball),
         top = quote(&top),
     );
-    let outs = run_ok(fleet, "etcd::install_release", &todo, &install).await?;
+    let outs = run_ok(fleet, &todo, &install).await?;
     for (node, out) in todo.into_iter().zip(outs) {
         let got = release::parse_version(&out.stdout).unwrap_or_default();
         if got != version {
             return Err(err(format!(
-                "etcd::install_release: {node}: the unpacked etcd says version `{got}`, not {version}"
+                "{node}: the unpacked etcd says version `{got}`, not {version}"
             )));
         }
         results.push(ReleaseResult {

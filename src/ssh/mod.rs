@@ -11,7 +11,7 @@
 //!     // -> Vec<NodeOutcome<Output>>: per node, Ok(Output { code, stdout, stderr }) or Err(Error)
 //! host.block_on(fleet.upload(&[NodeFiles { node, files: vec![FileSpec { dest, mode, owner, group, content, source }] }]))?
 //!     // -> Vec<NodeOutcome<Vec<FileResult>>>: per file created / updated / unchanged (planned in --plan)
-//! ssh::failures("ssh::upload", &outcomes)?   // one error naming every failed node, or Ok
+//! ssh::failures(&outcomes)?                 // one error naming every failed node, or Ok
 //! ssh::source_file(dir, "pki/ca.pem")?       // bytes of a file inside <state-dir>/<cluster>/ (no links, no ..)
 //! ```
 //!
@@ -150,7 +150,7 @@ pub(crate) fn ssh_error(msg: impl Into<String>) -> Error {
 /// One error naming every node that failed (`call: N of M nodes failed:
 /// master-1: …; worker-2: …`), or `Ok` when none did. A guard refusal is
 /// passed on as it is.
-pub fn failures<T>(call: &str, outcomes: &[NodeOutcome<T>]) -> Result<()> {
+pub fn failures<T>(outcomes: &[NodeOutcome<T>]) -> Result<()> {
     let failed: Vec<&NodeOutcome<T>> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     if failed.is_empty() {
         return Ok(());
@@ -172,7 +172,7 @@ pub fn failures<T>(call: &str, outcomes: &[NodeOutcome<T>]) -> Result<()> {
         }
     }
     let mut e = ssh_error(format!(
-        "{call}: {} of {} nodes failed: {}",
+        "{} of {} nodes failed: {}",
         failed.len(),
         outcomes.len(),
         parts.join("; ")

@@ -43,7 +43,6 @@ pub fn quote(s: &str) -> String {
 /// whose command cannot run (SSH) fails the batch, naming it.
 pub async fn run_each(
     fleet: &Fleet<'_>,
-    call: &str,
     work: &[(String, Command)],
 ) -> Result<Vec<ssh::Output>> {
     let outs = join_all(
@@ -55,7 +54,7 @@ pub async fn run_each(
     for o in outs {
         flat.extend(o?);
     }
-    ssh::failures(call, &flat)?;
+    ssh::failures(&flat)?;
     Ok(flat.into_iter().filter_map(|o| o.result.ok()).collect())
 }
 
@@ -63,7 +62,6 @@ pub async fn run_each(
 /// everywhere, naming each node with its stderr.
 pub async fn run_ok(
     fleet: &Fleet<'_>,
-    call: &str,
     nodes: &[String],
     line: &str,
 ) -> Result<Vec<ssh::Output>> {
@@ -71,7 +69,7 @@ pub async fn run_ok(
         return Ok(vec![]);
     }
     let outs = fleet.run(nodes, &Command::sudo(line)).await?;
-    ssh::failures(call, &outs)?;
+    ssh::failures(&outs)?;
     let mut bad = Vec::new();
     let mut ok = Vec::new();
     for o in outs {
@@ -92,7 +90,7 @@ pub async fn run_ok(
     } else {
         Err(Error::new(
             crate::error::Kind::Ssh,
-            format!("{call}: `{line}` failed on {}", bad.join("; ")),
+            format!("`{line}` failed on {}", bad.join("; ")),
         ))
     }
 }
@@ -112,7 +110,7 @@ fn input_hashes(node: &str, unit: &Unit, out: &ssh::Output) -> Result<Vec<String
                 return Err(Error::new(
                     crate::error::Kind::Ssh,
                     format!(
-                        "systemd::install: {} on {node} needs {f}, which is not there",
+                        "{} on {node} needs {f}, which is not there",
                         unit.file_name()
                     ),
                 )
@@ -152,7 +150,7 @@ pub async fn install(host: &Host, work: &[(String, Unit)]) -> Result<Vec<Install
         .filter(|(_, (_, u))| !u.inputs.is_empty())
         .map(|(w, _)| w.clone())
         .collect();
-    let outs = run_each(fleet, "systemd::install", &with_inputs).await?;
+    let outs = run_each(fleet, &with_inputs).await?;
     let mut outs = outs.into_iter();
     let mut files = Vec::new();
     for (node, u) in work {
@@ -181,7 +179,7 @@ pub async fn install(host: &Host, work: &[(String, Unit)]) -> Result<Vec<Install
     }
     // 2. The unit files.
     let uploaded = fleet.upload(&files).await?;
-    ssh::failures("systemd::install", &uploaded)?;
+    ssh::failures(&uploaded)?;
     let mut installed = Vec::new();
     for (o, (node, u)) in uploaded.into_iter().zip(work) {
         let status = o
@@ -214,7 +212,7 @@ pub async fn install(host: &Host, work: &[(String, Unit)]) -> Result<Vec<Install
         }
     }
     let all: Vec<(String, Command)> = reload.into_iter().chain(keep).collect();
-    let outs = run_each(fleet, "systemd::install", &all).await?;
+    let outs = run_each(fleet, &all).await?;
     let failed: Vec<String> = all
         .iter()
         .zip(&outs)
@@ -224,7 +222,7 @@ pub async fn install(host: &Host, work: &[(String, Unit)]) -> Result<Vec<Install
     if !failed.is_empty() {
         return Err(Error::new(
             crate::error::Kind::Ssh,
-            format!("systemd::install: enabling failed: {}", failed.join("; ")),
+            format!("enabling failed: {}", failed.join("; ")),
         ));
     }
     Ok(installed)
@@ -242,7 +240,7 @@ pub async fn status(fleet: &Fleet<'_>, nodes: &[String], unit: &str) -> Result<V
             &Command::new(format!("systemctl show -p {PROPERTIES} -- {}", quote(unit))),
         )
         .await?;
-    ssh::failures("systemd::status", &outs)?;
+    ssh::failures(&outs)?;
     Ok(outs
         .into_iter()
         .map(|o| o.result.map(|r| parse_show(&r.stdout)).unwrap_or_default())
@@ -254,7 +252,6 @@ pub async fn status(fleet: &Fleet<'_>, nodes: &[String], unit: &str) -> Result<V
 pub async fn start(fleet: &Fleet<'_>, nodes: &[String], unit: &str) -> Result<()> {
     run_ok(
         fleet,
-        "systemd::start",
         nodes,
         &format!("systemctl start --no-block -- {}", quote(unit)),
     )
@@ -266,7 +263,6 @@ pub async fn start(fleet: &Fleet<'_>, nodes: &[String], unit: &str) -> Result<()
 pub async fn restart(fleet: &Fleet<'_>, nodes: &[String], unit: &str) -> Result<()> {
     run_ok(
         fleet,
-        "systemd::restart",
         nodes,
         &format!("systemctl restart --no-block -- {}", quote(unit)),
     )

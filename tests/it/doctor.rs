@@ -239,6 +239,17 @@ fn bad_settings_and_a_broken_runbook_are_explained() {
         run.stdout
     );
 
+    // The node layout (stdlib/nodes.rhai) is part of the settings check:
+    // eleven masters do not fit at .10-.19.
+    let run = p.run(&["--set", "masters=11", "doctor"]).expect_code(1);
+    assert!(run.stdout.contains("✗ settings"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("masters use host addresses .10-.19 of the subnet: at most 10"),
+        "{}",
+        run.stdout
+    );
+
     std::fs::create_dir_all(p.path().join("runbooks")).unwrap();
     std::fs::write(p.path().join("runbooks/network.rhai"), "let x = ;\n").unwrap();
     let run = p.run(&["doctor"]).expect_code(2);
