@@ -19,7 +19,9 @@ fn names(
     }
     match nodes.try_cast::<Array>() {
         Some(a) => crate::api::strings(ctx, call, "nodes", a),
-        None => Err(crate::api::bad_arg(ctx, call,
+        None => Err(crate::api::bad_arg(
+            ctx,
+            call,
             "nodes must be a node name or a list of node names",
         )),
     }
@@ -98,7 +100,9 @@ fn file_list(
         .enumerate()
         .map(|(i, f)| match f.try_cast::<Map>() {
             Some(m) => file_spec(&h, &m).map_err(|e| crate::api::bad_arg(ctx, call, e)),
-            None => Err(crate::api::bad_arg(ctx, call,
+            None => Err(crate::api::bad_arg(
+                ctx,
+                call,
                 format!("files[{i}] must be a map #{{ path, src, mode }}"),
             )),
         })
@@ -107,7 +111,6 @@ fn file_list(
 
 fn upload_results(
     ctx: &NativeCallContext,
-    call: &str,
     out: Vec<NodeOutcome<Vec<ssh::FileResult>>>,
 ) -> Result<Map, Box<EvalAltResult>> {
     ssh::failures(&out).map_err(|e| fail(ctx, e))?;
@@ -228,7 +231,7 @@ pub mod ssh_api {
             .collect();
         let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&work)).map_err(|e| fail(&ctx, e))?;
-        upload_results(&ctx, call, out)
+        upload_results(&ctx, out)
     }
 
     /// Puts each node's own files on it, all nodes at once: `work` maps a
@@ -241,7 +244,9 @@ pub mod ssh_api {
         let mut list = Vec::new();
         for (node, files) in work {
             let Some(files) = files.try_cast::<Array>() else {
-                return Err(crate::api::bad_arg(&ctx, call,
+                return Err(crate::api::bad_arg(
+                    &ctx,
+                    call,
                     format!("`{node}` must map to a list of file maps"),
                 ));
             };
@@ -252,7 +257,7 @@ pub mod ssh_api {
         }
         let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
         let out = h.block_on(fleet.upload(&list)).map_err(|e| fail(&ctx, e))?;
-        upload_results(&ctx, call, out)
+        upload_results(&ctx, out)
     }
 
     /// Runs the shell command `command` as the SSH user on every node in
@@ -265,7 +270,13 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(&ctx, &crate::api::call_name(&ctx, NS), nodes, Command::new(command), false)
+        run_on(
+            &ctx,
+            &crate::api::call_name(&ctx, NS),
+            nodes,
+            Command::new(command),
+            false,
+        )
     }
 
     /// Like `ssh::run(nodes, command)`, with options
@@ -290,7 +301,9 @@ pub mod ssh_api {
                     cmd.stdin = Some(std::sync::Arc::new(v.to_string().into_bytes()))
                 }
                 (k, _) => {
-                    return Err(crate::api::bad_arg(&ctx, call,
+                    return Err(crate::api::bad_arg(
+                        &ctx,
+                        call,
                         format!("option `{k}`: expected sudo: bool, check: bool or stdin: string"),
                     ));
                 }
@@ -308,6 +321,12 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(&ctx, &crate::api::call_name(&ctx, NS), nodes, Command::sudo(command), true)
+        run_on(
+            &ctx,
+            &crate::api::call_name(&ctx, NS),
+            nodes,
+            Command::sudo(command),
+            true,
+        )
     }
 }

@@ -345,7 +345,8 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names =
+            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let st = h
             .block_on(async {
@@ -370,7 +371,8 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<(), Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names =
+            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         h.block_on(async {
             let fleet = h.fleet()?;
@@ -390,7 +392,8 @@ pub mod systemd_api {
         timeout_secs: i64,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names = node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names =
+            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let t = std::time::Duration::from_secs(timeout_secs.clamp(0, 3600) as u64);
         let st = h

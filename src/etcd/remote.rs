@@ -68,10 +68,8 @@ pub async fn install_release(
     version: &str,
     base_url: &str,
 ) -> Result<Vec<ReleaseResult>> {
-    release::check_version(version)
-        .map_err(|why| Error::script(format!("`{version}`: {why}")))?;
-    release::check_url(base_url)
-        .map_err(|why| Error::script(format!("`{base_url}`: {why}")))?;
+    release::check_version(version).map_err(|why| Error::script(format!("`{version}`: {why}")))?;
+    release::check_url(base_url).map_err(|why| Error::script(format!("`{base_url}`: {why}")))?;
     let fleet = &host.fleet()?;
     let nodes = names(members);
     if host.planning() {

@@ -41,10 +41,7 @@ pub fn quote(s: &str) -> String {
 
 /// Runs one command per node, concurrently; the outputs in order. A node
 /// whose command cannot run (SSH) fails the batch, naming it.
-pub async fn run_each(
-    fleet: &Fleet<'_>,
-    work: &[(String, Command)],
-) -> Result<Vec<ssh::Output>> {
+pub async fn run_each(fleet: &Fleet<'_>, work: &[(String, Command)]) -> Result<Vec<ssh::Output>> {
     let outs = join_all(
         work.iter()
             .map(|(node, cmd)| fleet.run(std::slice::from_ref(node), cmd)),
@@ -60,11 +57,7 @@ pub async fn run_each(
 
 /// Runs one command on every node (as root); fails unless it exits 0
 /// everywhere, naming each node with its stderr.
-pub async fn run_ok(
-    fleet: &Fleet<'_>,
-    nodes: &[String],
-    line: &str,
-) -> Result<Vec<ssh::Output>> {
+pub async fn run_ok(fleet: &Fleet<'_>, nodes: &[String], line: &str) -> Result<Vec<ssh::Output>> {
     if nodes.is_empty() {
         return Ok(vec![]);
     }
