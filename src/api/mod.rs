@@ -88,10 +88,16 @@ pub fn call_name(ctx: &NativeCallContext, ns: &str) -> String {
 }
 
 /// [`fail`], with the message prefixed by the call's name
-/// (`ec2::create_vpc: CreateVpc: …`). Domain code never names script calls;
-/// this is the one place that does.
+/// (`ec2::create_vpc: CreateVpc: …`) — except for "the emulator has no
+/// machines" and Ctrl-C, which are about the run, not the call. Domain code
+/// never names script calls; this is the one place that does.
 pub fn fail_in(ctx: &NativeCallContext, ns: &str, e: Error) -> Box<EvalAltResult> {
-    fail(ctx, e.prefixed(&call_name(ctx, ns)))
+    match e.kind {
+        // Not about the call: the run stops as a whole, and `up` prints
+        // these as one line of their own.
+        crate::error::Kind::NoMachines | crate::error::Kind::Interrupted => fail(ctx, e),
+        _ => fail(ctx, e.prefixed(&call_name(ctx, ns))),
+    }
 }
 
 /// A script-level argument error naming the call: `ns::name: message`.
