@@ -8,7 +8,7 @@ crate::api::namespace!("ec2");
 #[export_module]
 pub mod ec2_api {
     use super::{NS, bad_arg, fail};
-    use crate::api::{call_name, host, strings};
+    use crate::api::{host, strings};
     use crate::aws::types::*;
     use crate::aws::{compute, network, spec, teardown};
     use crate::net::cidr;
@@ -128,7 +128,7 @@ pub mod ec2_api {
         owner: &str,
         patterns: Array,
     ) -> Result<Image, Box<EvalAltResult>> {
-        let patterns = strings(&ctx, &call_name(&ctx, NS), "patterns", patterns)?;
+        let patterns = strings(&ctx, NS, "patterns", patterns)?;
         if patterns.is_empty() {
             return Err(bad_arg(&ctx, "give at least one image name pattern"));
         }

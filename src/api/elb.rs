@@ -9,7 +9,7 @@ pub mod elb_api {
     use rhai::Array;
 
     use super::{NS, bad_arg, fail};
-    use crate::api::{call_name, host, strings};
+    use crate::api::{host, strings};
     use crate::aws::types::*;
     use crate::aws::{elb, teardown};
     use crate::net::cidr;
@@ -47,7 +47,7 @@ pub mod elb_api {
         if !(1..=65535).contains(&port) {
             return Err(bad_arg(&ctx, format!("port {port} is not 1-65535")));
         }
-        let targets = strings(&ctx, &call_name(&ctx, NS), "targets", targets)?;
+        let targets = strings(&ctx, NS, "targets", targets)?;
         for t in &targets {
             cidr::parse_ip(t).map_err(|e| bad_arg(&ctx, e))?;
         }

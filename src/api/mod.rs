@@ -140,19 +140,11 @@ macro_rules! namespace {
 }
 pub(crate) use namespace;
 
-/// A script-level argument error: `call: message`.
-pub fn bad_arg(
-    ctx: &NativeCallContext,
-    call: &str,
-    msg: impl std::fmt::Display,
-) -> Box<EvalAltResult> {
-    fail(ctx, Error::script(format!("{call}: {msg}")))
-}
-
-/// Reads a list of strings from a Rhai array.
+/// Reads a list of strings from a Rhai array; an error names the call
+/// (`ns::name: what[i] must be a string`).
 pub fn strings(
     ctx: &NativeCallContext,
-    call: &str,
+    ns: &str,
     what: &str,
     arr: rhai::Array,
 ) -> Result<Vec<String>, Box<EvalAltResult>> {
@@ -162,9 +154,9 @@ pub fn strings(
             if d.is_string() {
                 Ok(d.to_string())
             } else {
-                Err(bad_arg(
+                Err(bad_arg_in(
                     ctx,
-                    call,
+                    ns,
                     format!("{what}[{i}] must be a string, got {}", d.type_name()),
                 ))
             }

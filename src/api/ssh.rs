@@ -9,19 +9,14 @@ use crate::ssh::{self, Command, FileSpec, NodeFiles, NodeOutcome, Output};
 crate::api::namespace!("ssh");
 
 /// Node names from a string or a list of strings.
-fn names(
-    ctx: &NativeCallContext,
-    call: &str,
-    nodes: Dynamic,
-) -> Result<Vec<String>, Box<EvalAltResult>> {
+fn names(ctx: &NativeCallContext, nodes: Dynamic) -> Result<Vec<String>, Box<EvalAltResult>> {
     if nodes.is_string() {
         return Ok(vec![nodes.to_string()]);
     }
     match nodes.try_cast::<Array>() {
-        Some(a) => crate::api::strings(ctx, call, "nodes", a),
-        None => Err(crate::api::bad_arg(
+        Some(a) => crate::api::strings(ctx, NS, "nodes", a),
+        None => Err(bad_arg(
             ctx,
-            call,
             "nodes must be a node name or a list of node names",
         )),
     }
@@ -89,20 +84,15 @@ fn file_spec(h: &crate::host::Host, m: &Map) -> Result<FileSpec, String> {
     })
 }
 
-fn file_list(
-    ctx: &NativeCallContext,
-    call: &str,
-    files: Array,
-) -> Result<Vec<FileSpec>, Box<EvalAltResult>> {
+fn file_list(ctx: &NativeCallContext, files: Array) -> Result<Vec<FileSpec>, Box<EvalAltResult>> {
     let h = crate::api::host(ctx)?;
     files
         .into_iter()
         .enumerate()
         .map(|(i, f)| match f.try_cast::<Map>() {
-            Some(m) => file_spec(&h, &m).map_err(|e| crate::api::bad_arg(ctx, call, e)),
-            None => Err(crate::api::bad_arg(
+            Some(m) => file_spec(&h, &m).map_err(|e| bad_arg(ctx, e)),
+            None => Err(bad_arg(
                 ctx,
-                call,
                 format!("files[{i}] must be a map #{{ path, src, mode }}"),
             )),
         })
@@ -143,13 +133,12 @@ fn output_map(o: Output) -> Dynamic {
 
 fn run_on(
     ctx: &NativeCallContext,
-    call: &str,
     nodes: Dynamic,
     cmd: Command,
     check: bool,
 ) -> Result<Map, Box<EvalAltResult>> {
     let h = crate::api::host(ctx)?;
-    let names = names(ctx, call, nodes)?;
+    let names = names(ctx, nodes)?;
     let fleet = h.fleet().map_err(|e| fail(ctx, e))?;
     let out = h
         .block_on(fleet.run(&names, &cmd))
@@ -169,7 +158,7 @@ fn run_on(
             ctx,
             crate::error::Error::new(
                 crate::error::Kind::Ssh,
-                format!("{call}: `{}` failed on {}", cmd.line, bad.join("; ")),
+                format!("`{}` failed on {}", cmd.line, bad.join("; ")),
             ),
         ));
     }
@@ -218,10 +207,9 @@ pub mod ssh_api {
         nodes: Dynamic,
         files: Array,
     ) -> Result<Map, Box<EvalAltResult>> {
-        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
-        let names = names(&ctx, call, nodes)?;
-        let files = file_list(&ctx, call, files)?;
+        let names = names(&ctx, nodes)?;
+        let files = file_list(&ctx, files)?;
         let work: Vec<NodeFiles> = names
             .into_iter()
             .map(|node| NodeFiles {
@@ -239,20 +227,18 @@ pub mod ssh_api {
     /// e.g. `#{ "worker-0": [..], "worker-1": [..] }`. Same results.
     #[rhai_fn(name = "upload", return_raw)]
     pub fn upload_each(ctx: NativeCallContext, work: Map) -> Result<Map, Box<EvalAltResult>> {
-        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
         let mut list = Vec::new();
         for (node, files) in work {
             let Some(files) = files.try_cast::<Array>() else {
-                return Err(crate::api::bad_arg(
+                return Err(bad_arg(
                     &ctx,
-                    call,
                     format!("`{node}` must map to a list of file maps"),
                 ));
             };
             list.push(NodeFiles {
                 node: node.to_string(),
-                files: file_list(&ctx, call, files)?,
+                files: file_list(&ctx, files)?,
             });
         }
         let fleet = h.fleet().map_err(|e| fail(&ctx, e))?;
@@ -270,13 +256,7 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(
-            &ctx,
-            &crate::api::call_name(&ctx, NS),
-            nodes,
-            Command::new(command),
-            false,
-        )
+        run_on(&ctx, nodes, Command::new(command), false)
     }
 
     /// Like `ssh::run(nodes, command)`, with options
@@ -290,7 +270,6 @@ pub mod ssh_api {
         command: &str,
         options: Map,
     ) -> Result<Map, Box<EvalAltResult>> {
-        let call = &crate::api::call_name(&ctx, NS);
         let mut cmd = Command::new(command);
         let mut check = false;
         for (k, v) in options {
@@ -301,15 +280,14 @@ pub mod ssh_api {
                     cmd.stdin = Some(std::sync::Arc::new(v.to_string().into_bytes()))
                 }
                 (k, _) => {
-                    return Err(crate::api::bad_arg(
+                    return Err(bad_arg(
                         &ctx,
-                        call,
                         format!("option `{k}`: expected sudo: bool, check: bool or stdin: string"),
                     ));
                 }
             }
         }
-        run_on(&ctx, call, nodes, cmd, check)
+        run_on(&ctx, nodes, cmd, check)
     }
 
     /// Runs `command` as root (`sudo -n sh -c …`) on every node in `nodes`
@@ -321,12 +299,6 @@ pub mod ssh_api {
         nodes: Dynamic,
         command: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
-        run_on(
-            &ctx,
-            &crate::api::call_name(&ctx, NS),
-            nodes,
-            Command::sudo(command),
-            true,
-        )
+        run_on(&ctx, nodes, Command::sudo(command), true)
     }
 }

@@ -220,7 +220,7 @@ impl InstalledUnit {
 }
 
 /// Node names from a node map, a name, or a list of either.
-pub fn node_names(call: &str, nodes: Dynamic) -> Result<Vec<String>, Error> {
+pub fn node_names(nodes: Dynamic) -> Result<Vec<String>, Error> {
     let one = |d: &Dynamic, i: usize| -> Result<String, Error> {
         if d.is_string() {
             return Ok(d.to_string());
@@ -234,7 +234,7 @@ pub fn node_names(call: &str, nodes: Dynamic) -> Result<Vec<String>, Error> {
             })
             .ok_or_else(|| {
                 Error::script(format!(
-                    "{call}: nodes[{i}] must be a node name or a node map with `name`, got {}",
+                    "nodes[{i}] must be a node name or a node map with `name`, got {}",
                     d.type_name()
                 ))
             })
@@ -290,9 +290,8 @@ pub mod systemd_api {
         nodes: Dynamic,
         units: Dynamic,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
-        let call = &crate::api::call_name(&ctx, NS);
         let h = crate::api::host(&ctx)?;
-        let names = node_names(call, nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(nodes).map_err(|e| fail(&ctx, e))?;
         let list: Vec<systemd::Unit> = if let Some(u) = units.clone().try_cast::<Unit>() {
             vec![u.spec; names.len()]
         } else if let Some(a) = units.try_cast::<rhai::Array>() {
@@ -300,25 +299,22 @@ pub mod systemd_api {
                 .enumerate()
                 .map(|(i, d)| {
                     d.try_cast::<Unit>().map(|u| u.spec).ok_or_else(|| {
-                        crate::api::bad_arg(
+                        bad_arg(
                             &ctx,
-                            call,
                             format!("units[{i}] must be a Unit from systemd::unit"),
                         )
                     })
                 })
                 .collect::<Result<_, _>>()?
         } else {
-            return Err(crate::api::bad_arg(
+            return Err(bad_arg(
                 &ctx,
-                call,
                 "units must be a Unit or a list of Units (one per node)",
             ));
         };
         if list.len() != names.len() {
-            return Err(crate::api::bad_arg(
+            return Err(bad_arg(
                 &ctx,
-                call,
                 format!(
                     "{} nodes but {} units: give one unit, or one per node",
                     names.len(),
@@ -345,8 +341,7 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names =
-            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let st = h
             .block_on(async {
@@ -371,8 +366,7 @@ pub mod systemd_api {
         name: &str,
     ) -> Result<(), Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names =
-            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         h.block_on(async {
             let fleet = h.fleet()?;
@@ -392,8 +386,7 @@ pub mod systemd_api {
         timeout_secs: i64,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let h = crate::api::host(&ctx)?;
-        let names =
-            node_names(&crate::api::call_name(&ctx, NS), nodes).map_err(|e| fail(&ctx, e))?;
+        let names = node_names(nodes).map_err(|e| fail(&ctx, e))?;
         let unit = service_name(name);
         let t = std::time::Duration::from_secs(timeout_secs.clamp(0, 3600) as u64);
         let st = h
