@@ -243,15 +243,7 @@ pub async fn ensure_target_group(
                 json!({"TargetGroupArn": arn, "Targets": missing}),
             );
         } else {
-            let descs: Vec<TargetDescription> = missing
-                .iter()
-                .map(|t| {
-                    TargetDescription::builder()
-                        .id(t.as_str())
-                        .port(port32)
-                        .build()
-                })
-                .collect();
+            let descs = target_descriptions(&missing, port32);
             host.aws()
                 .await?
                 .elb
@@ -264,15 +256,7 @@ pub async fn ensure_target_group(
         }
     }
     if !extra.is_empty() && !host.planning() {
-        let descs: Vec<TargetDescription> = extra
-            .iter()
-            .map(|t| {
-                TargetDescription::builder()
-                    .id(t.as_str())
-                    .port(port32)
-                    .build()
-            })
-            .collect();
+        let descs = target_descriptions(&extra, port32);
         host.aws()
             .await?
             .elb
@@ -420,6 +404,18 @@ pub fn target_changes<'a>(
     let missing = want.iter().filter(|t| !registered.contains(t)).collect();
     let extra = registered.iter().filter(|t| !want.contains(t)).collect();
     (missing, extra)
+}
+
+/// The ELBv2 target list for IP targets on one port.
+fn target_descriptions(ips: &[&String], port: i32) -> Vec<TargetDescription> {
+    ips.iter()
+        .map(|t| {
+            TargetDescription::builder()
+                .id(t.as_str())
+                .port(port)
+                .build()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ use super::nodes::{
 };
 use crate::aws::once::{Failure, create_once, ec2_no_retry, failed, max_attempts};
 use crate::aws::types::*;
-use crate::aws::{aws_error, code_of};
 use crate::error::{Error, Kind, Result};
 use crate::host::{CLUSTER_TAG, Host, ROLE_TAG};
 use crate::net::cidr;
@@ -245,36 +244,13 @@ pub async fn wait_running(
     ids.dedup();
     let mut progress = host.progress("waiting for the nodes");
     loop {
-        let mut current: HashMap<String, aws_sdk_ec2::types::Instance> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            // Follow NextToken: an endpoint may page even an ID list (moto
-            // returns 100 instances a page), and a node on a later page
-            // would otherwise never be seen running.
-            let mut pages = ec2
-                .describe_instances()
-                .set_instance_ids(Some(chunk.to_vec()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(out) => {
-                        for r in out.reservations() {
-                            for i in r.instances() {
-                                current.insert(
-                                    i.instance_id().unwrap_or_default().to_string(),
-                                    i.clone(),
-                                );
-                            }
-                        }
-                    }
-                    // Eventual consistency: a just-launched ID may not be visible yet.
-                    Err(e) if code_of(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {
-                        break;
-                    }
-                    Err(e) => return Err(aws_error("DescribeInstances", e)),
-                }
-            }
-        }
+        // Eventual consistency: a just-launched ID may not be visible yet.
+        let current: HashMap<String, aws_sdk_ec2::types::Instance> =
+            super::nodes::instances_by_id(ec2, &ids, |c| c == Some("InvalidInstanceID.NotFound"))
+                .await?
+                .into_iter()
+                .map(|i| (i.instance_id().unwrap_or_default().to_string(), i))
+                .collect();
         let pending: Vec<String> = nodes
             .iter()
             .filter(|n| {

@@ -239,6 +239,39 @@ pub fn client_token(cluster: &str, node: &str, subnet_id: &str) -> String {
     format!("groundup-{hex}")
 }
 
+/// The instances DescribeInstances returns for `ids`, asked 500 IDs at a
+/// time and following NextToken (an endpoint may page even an ID list: moto
+/// returns 100 instances a page, and an instance on a later page must not
+/// be missed). An error whose code `skip` accepts (an ID not visible yet,
+/// or already gone) ends that batch with what it returned so far; any other
+/// error names DescribeInstances.
+pub async fn instances_by_id(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+    skip: impl Fn(Option<&str>) -> bool,
+) -> Result<Vec<aws_sdk_ec2::types::Instance>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut pages = ec2
+            .describe_instances()
+            .set_instance_ids(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(out) => {
+                    for r in out.reservations() {
+                        found.extend(r.instances().iter().cloned());
+                    }
+                }
+                Err(e) if skip(crate::aws::code_of(&e).as_deref()) => break,
+                Err(e) => return Err(aws_error("DescribeInstances", e)),
+            }
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

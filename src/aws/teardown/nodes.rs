@@ -73,36 +73,14 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
     let mut progress = host.progress("waiting for the instances to terminate");
     loop {
         let mut pending = Vec::new();
-        for chunk in live.chunks(500) {
-            // Follow NextToken (moto pages an ID list at 100): an instance on
-            // a later page must not be taken for terminated.
-            let mut pages = ec2
-                .describe_instances()
-                .set_instance_ids(Some(chunk.to_vec()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                match page {
-                    Ok(out) => {
-                        for r in out.reservations() {
-                            for i in r.instances() {
-                                let st = i
-                                    .state()
-                                    .and_then(|s| s.name())
-                                    .map(|n| n.as_str().to_string())
-                                    .unwrap_or_default();
-                                if st != "terminated" {
-                                    pending.push(format!(
-                                        "{} ({st})",
-                                        i.instance_id().unwrap_or_default()
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    Err(e) if is_gone(code_of(&e).as_deref()) => break,
-                    Err(e) => return Err(aws_error("DescribeInstances", e)),
-                }
+        for i in crate::aws::compute::nodes::instances_by_id(ec2, &live, is_gone).await? {
+            let st = i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
+            if st != "terminated" {
+                pending.push(format!("{} ({st})", i.instance_id().unwrap_or_default()));
             }
         }
         if pending.is_empty() {
