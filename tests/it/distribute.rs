@@ -151,6 +151,19 @@ pub fn on_node(nodes: &TestNodes, node: &str, paths: &[String]) -> BTreeMap<Stri
         .collect()
 }
 
+/// The node paths of `node`'s files.
+fn paths(node: &str) -> Vec<String> {
+    expected(node).into_iter().map(|e| e.0).collect()
+}
+
+/// What every node's files look like now (sha256, mode, owner, inode, mtime).
+fn snapshot(lab: &Lab) -> Vec<BTreeMap<String, String>> {
+    NodeSpec::lesson()
+        .iter()
+        .map(|n| on_node(&lab.nodes, &n.name, &paths(&n.name)))
+        .collect()
+}
+
 /// The file events of a `--json` run: `node:path -> status`.
 pub fn file_events(run: &Run) -> BTreeMap<String, String> {
     run.json()["events"]
@@ -176,8 +189,7 @@ fn sha(bytes: &[u8]) -> String {
 fn check_in_place(lab: &Lab) {
     for spec in NodeSpec::lesson() {
         let want = expected(&spec.name);
-        let paths: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
-        let got = on_node(&lab.nodes, &spec.name, &paths);
+        let got = on_node(&lab.nodes, &spec.name, &paths(&spec.name));
         for (path, local, mode) in &want {
             let line = got
                 .get(path)
@@ -248,36 +260,12 @@ fn distribute_places_every_file_reruns_unchanged_and_updates_only_holders() {
     }
 
     // A re-run changes nothing and rewrites nothing (same inode, same mtime).
-    let before: Vec<_> = NodeSpec::lesson()
-        .iter()
-        .map(|n| {
-            on_node(
-                &lab.nodes,
-                &n.name,
-                &expected(&n.name)
-                    .into_iter()
-                    .map(|e| e.0)
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
+    let before = snapshot(&lab);
     let run = lab.distribute().ok();
     let ev = file_events(&run);
     assert_eq!(ev.len(), 51);
     assert!(ev.values().all(|s| s == "unchanged"), "{ev:?}");
-    let after: Vec<_> = NodeSpec::lesson()
-        .iter()
-        .map(|n| {
-            on_node(
-                &lab.nodes,
-                &n.name,
-                &expected(&n.name)
-                    .into_iter()
-                    .map(|e| e.0)
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
+    let after = snapshot(&lab);
     assert_eq!(before, after, "a re-run rewrote files");
 
     // Re-issue the API server's certificate: it is updated on exactly the
@@ -434,8 +422,7 @@ fn temp_files(nodes: &TestNodes, node: &str) -> Vec<String> {
 /// mode, never a prefix of them. Returns how many exist.
 fn whole_or_absent(lab: &Lab, node: &str) -> usize {
     let want = expected(node);
-    let paths: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
-    let got = present(&lab.nodes, node, &paths);
+    let got = present(&lab.nodes, node, &paths(node));
     for (path, local, mode) in &want {
         if let Some((sha256, m)) = got.get(path) {
             assert_eq!(sha256, &sha(&lab.pki(local)), "{node}: {path} is not whole");
