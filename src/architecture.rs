@@ -1,5 +1,5 @@
 //! The house rules of `src/`, checked by a unit test that reads the source
-//! tree (the same rules as `/work/tools/fdeps.py`, file-module level):
+//! tree (file-module level):
 //!
 //! * no module import cycles: each `.rs` file is a module, and a
 //!   `crate::a::b` (or `super::b`) path outside comments and outside the

@@ -8,6 +8,7 @@
 pub mod api;
 mod architecture;
 pub mod aws;
+mod build_profiles;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
+// The `ssh-key` crate as russh re-exports it: one version in the build.
+use russh::keys::ssh_key;
 use serde_json::json;
 
 use crate::aws::once::{create_once, ec2_no_retry, failed, max_attempts};
@@ -41,13 +43,12 @@ fn rsa_public(private_pem: &str) -> std::result::Result<aws_lc_rs::rsa::PublicKe
 /// (PKCS#1 as AWS returns it, or PKCS#8), encoded by the `ssh-key` crate.
 pub fn openssh_public_key(private_pem: &str) -> std::result::Result<String, String> {
     let pk = rsa_public(private_pem)?;
-    let mpint = |b: &[u8]| {
-        ssh_key::Mpint::from_positive_bytes(b).map_err(|e| format!("cannot encode the key: {e}"))
-    };
-    let rsa = ssh_key::public::RsaPublicKey {
-        e: mpint(pk.exponent().big_endian_without_leading_zero())?,
-        n: mpint(pk.modulus().big_endian_without_leading_zero())?,
-    };
+    let mpint = ssh_key::Mpint::from_positive_bytes;
+    let rsa = ssh_key::public::RsaPublicKey::new(
+        mpint(pk.exponent().big_endian_without_leading_zero()),
+        mpint(pk.modulus().big_endian_without_leading_zero()),
+    )
+    .map_err(|e| format!("cannot encode the key: {e}"))?;
     ssh_key::PublicKey::new(ssh_key::public::KeyData::Rsa(rsa), "")
         .to_openssh()
         .map(|s| s.trim_end().to_string())
