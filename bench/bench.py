@@ -625,12 +625,12 @@ def report(a, m_before, res, elapsed):
       "medians and ranges are given, and aws-cli and groundup runs are interleaved.")
     if a.install_s:
         w(f"- groundup: `{res['versions']['groundup']}`, **release binary from `cargo install --locked --path .`** "
-          "(scripts/measure-install; the release profile in Cargo.toml: opt-level 3 for groundup and the crates a run "
-          "spends CPU in, 0 for every other crate)"
+          "(scripts/measure-install; the release profile in Cargo.toml: opt-level 3 for the crates a run spends CPU "
+          "in, 1 for Rhai and groundup itself, 0 for every other crate; see \"Install time and the release profile\")"
           + (f", with `{a.install_args}`" if a.install_args else "") + ".")
     else:
         w(f"- groundup: `{res['versions']['groundup']}`, **debug binary from `cargo build`** (the one profile this "
-          "project builds: dev, with aws-lc, Rhai, the PKI crates and the AWS SDK's request path compiled at opt-level 3 and no debug assertions in dependencies — see Cargo.toml).")
+          "project builds: dev, with aws-lc, the PKI and SSH crypto crates and the AWS SDK's request path compiled at opt-level 3, Rhai at 1, and no debug assertions in dependencies — see Cargo.toml).")
     w(f"- aws-cli: `{res['versions']['aws']}` (PyPI awscli in .venv); "
       f"cfssl: `{res['versions']['cfssl']}` (Debian golang-cfssl); moto server {res['versions']['moto']}.")
     w("")
@@ -827,6 +827,13 @@ def report(a, m_before, res, elapsed):
       "(backing off 0.5 s → 5 s). HTTP connections are pooled by the SDK, but moto closes every connection "
       "(`Connection: close`), so each request here opens a new loopback TCP connection (well under 1 ms).")
     w("")
+    if a.install_notes:
+        # The install's own section: what each release-profile setting costs
+        # to build and at run time, measured by scripts/measure-install and
+        # bench/profiles.py and kept in bench/install.md.
+        with open(a.install_notes) as f:
+            w(f.read().rstrip("\n"))
+        w("")
     w("## How it was measured")
     w("")
     w(f"- One moto server for the whole run; before every network/compute run: `POST /moto-api/reset` "
@@ -870,6 +877,8 @@ def main():
                    help="wall time of a cold `cargo install` (scripts/measure-install), for the table")
     p.add_argument("--install-cpu-s", type=float, default=0.0, help="its CPU time (user + system)")
     p.add_argument("--install-args", default="", help="extra cargo flags that install used")
+    p.add_argument("--install-notes", default="",
+                   help="a Markdown section on the install's measurements (bench/install.md), copied into the report")
     a = p.parse_args()
     a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
     start = time.time()
