@@ -727,7 +727,7 @@ def report(a, m_before, res, elapsed):
     fl103 = next((f for f in fl if f["nodes"] == 103), None)
     w(f"- **Network + compute, {fmt_s(gu_t)}.** "
       + (f"moto itself needs {fmt_s(fl6['s'])} to answer the same {fl6['calls']} requests one after the other, so "
-         f"groundup's own share (start-up, request signing and parsing in a debug build, a state write "
+         f"groundup's own share (start-up, request signing and parsing in a {'release' if a.install_s else 'debug'} build, a state write "
          f"after every resource, the waiter) is about {fmt_s(max(gu_t - fl6['s'], 0))}. " if fl6 else "")
       + "The network steps depend on each other and run in order; the six nodes are launched together "
       "(bounded pool of `launch_concurrency` = 8), but moto serves them effectively one at a time. "
@@ -810,8 +810,9 @@ def report(a, m_before, res, elapsed):
       "leaf (not one per core with a queue), so long prime searches share the cores instead of leaving "
       "one idle. `run pki` RSA-2048: 463 → 399 ms (this script's medians of 5, before and after).")
     w("- The region lookup in the AWS config builds no async runtime when there is no config file.")
-    w("- Rhai is compiled at opt-level 3 in the dev profile (`groundup check` had a median of 64 ms on this "
-      "machine before, measured under heavier load; see the table for now).")
+    w("- Rhai is compiled optimised in the dev profile (`groundup check` had a median of 64 ms on this "
+      "machine before, measured under heavier load; see the table for now); at opt-level 1 since issue 15's "
+      "install work, which keeps nearly all of opt-level 3's gain (see \"Install time and the release profile\").")
     w("- aws-lc seeds its random generator from the OS (`AWS_LC_SYS_NO_JITTER_ENTROPY=1` in .cargo/config.toml) "
       "instead of CPU-jitter entropy, whose one-time set-up cost ~35–70 ms of CPU in every process that makes "
       "a key (10 ECDSA certificates: 109–129 ms before, measured under heavier load; see the table for now).")
