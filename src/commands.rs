@@ -7,11 +7,13 @@
 pub mod check;
 pub mod fns;
 pub mod layout;
+pub mod lifecycle;
 pub mod pki_check;
 pub mod run;
 pub mod runbooks;
 pub mod scripts;
 pub mod settings;
+pub mod ssh;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -57,8 +57,8 @@ fn run(mut cli: Cli) -> Result<(), Error> {
         Command::Doctor => groundup::doctor::cmd_doctor(g),
         Command::Completions { shell } => groundup::completions::cmd_completions(*shell),
         Command::Man => groundup::completions::cmd_man(),
-        Command::Down { yes, purge } => groundup::lifecycle::cmd_down(g, *yes, *purge),
-        Command::Status { refresh } => groundup::lifecycle::cmd_status(g, *refresh),
+        Command::Down { yes, purge } => groundup::commands::lifecycle::cmd_down(g, *yes, *purge),
+        Command::Status { refresh } => groundup::commands::lifecycle::cmd_status(g, *refresh),
         Command::Repl => groundup::repl::cmd_repl(g),
         Command::Emulator { command } => groundup::local::cmd_emulator(g, command),
         Command::Ssh {
@@ -66,7 +66,7 @@ fn run(mut cli: Cli) -> Result<(), Error> {
             command,
             forget,
         } => {
-            let code = groundup::ssh_cmd::cmd_ssh(g, node, command, *forget)?;
+            let code = groundup::commands::ssh::cmd_ssh(g, node, command, *forget)?;
             if code != 0 {
                 let _ = groundup::durable::sync();
                 std::process::exit(code.into());
