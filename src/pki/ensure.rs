@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::ca::make_ca;
 use super::info::pair_paths;
-use super::leaf::in_parallel;
+use super::leaf::issue_in_parallel;
 use super::types::{Cert, EncryptionConfig, Kubeconfig, PrivateKey, Signer};
 use super::{
     Action, CertRequest, KeyAlgorithm, KubeconfigSpec, PkiError, create_encryption_config,
@@ -267,20 +267,7 @@ impl PkiDir {
             }
             _ => 1,
         };
-        in_parallel(requests, threads, |(stem, req)| {
-            self.leaf(signer, stem, req)
-        })
-        .into_iter()
-        .zip(requests)
-        .map(|(r, (stem, _))| {
-            r.unwrap_or_else(|| {
-                Err(PkiError::Issue {
-                    stem: stem.clone(),
-                    reason: "the worker thread issuing it failed".to_string(),
-                })
-            })
-        })
-        .collect()
+        issue_in_parallel(requests, threads, |stem, req| self.leaf(signer, stem, req))
     }
 
     /// One leaf `stem` signed by `signer` (see [`super::ensure_leaf`]):
@@ -469,18 +456,8 @@ impl PkiDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::{Subject, Usages};
+    use crate::pki::fixtures::req;
     use std::fs;
-
-    fn req(cn: &str, hosts: &[&str]) -> CertRequest {
-        CertRequest {
-            subject: Subject::cn(cn),
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            validity_days: 365,
-            algorithm: KeyAlgorithm::EcdsaP256,
-            usages: Usages::KUBERNETES,
-        }
-    }
 
     fn open(dir: &Path, mode: Mode) -> PkiDir {
         PkiDir::open(dir.to_path_buf(), mode, 30).unwrap()

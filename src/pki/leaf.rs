@@ -82,20 +82,31 @@ pub fn ensure_leaves(
     renew_within_days: u32,
     threads: usize,
 ) -> Vec<Result<(CertInfo, Action), PkiError>> {
-    in_parallel(requests, threads, |(stem, req)| {
+    issue_in_parallel(requests, threads, |stem, req| {
         ensure_leaf(dir, stem, ca, req, renew_within_days)
     })
-    .into_iter()
-    .zip(requests)
-    .map(|(r, (stem, _))| {
-        r.unwrap_or_else(|| {
-            Err(PkiError::Issue {
-                stem: stem.clone(),
-                reason: "the worker thread issuing it failed".to_string(),
+}
+
+/// `issue` for every `(stem, request)` on up to `threads` threads
+/// ([`in_parallel`]), results in the order of `requests`; a worker thread
+/// that failed is its request's error.
+pub(crate) fn issue_in_parallel<T: Send>(
+    requests: &[(String, CertRequest)],
+    threads: usize,
+    issue: impl Fn(&str, &CertRequest) -> Result<T, PkiError> + Sync,
+) -> Vec<Result<T, PkiError>> {
+    in_parallel(requests, threads, |(stem, req)| issue(stem, req))
+        .into_iter()
+        .zip(requests)
+        .map(|(r, (stem, _))| {
+            r.unwrap_or_else(|| {
+                Err(PkiError::Issue {
+                    stem: stem.clone(),
+                    reason: "the worker thread issuing it failed".to_string(),
+                })
             })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// `f` over `items` on up to `threads` threads (this one included),
