@@ -170,6 +170,23 @@ impl Host {
         }
     }
 
+    /// The one place a call that changes AWS forks on plan mode: in plan
+    /// mode `operation` is recorded with `params` and `None` returned
+    /// (nothing is called); otherwise the clients to make the call with.
+    /// (Creates, whose planned IDs later steps use, record through
+    /// [`Plan::record`] with an ID prefix instead.)
+    pub async fn unless_planned(
+        &self,
+        operation: &str,
+        params: impl FnOnce() -> Value,
+    ) -> Result<Option<&Aws>> {
+        if let Some(plan) = &self.plan {
+            plan.record(operation, "", params());
+            return Ok(None);
+        }
+        self.aws().await.map(Some)
+    }
+
     /// The AWS clients, built on first use.
     pub async fn aws(&self) -> Result<&Aws> {
         if let Some(a) = self.aws.get() {

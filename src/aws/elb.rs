@@ -236,17 +236,10 @@ pub async fn ensure_target_group(
     }
     let (missing, extra) = target_changes(&registered, targets);
     if !missing.is_empty() {
-        if let Some(plan) = &host.plan {
-            plan.record(
-                "RegisterTargets",
-                "",
-                json!({"TargetGroupArn": arn, "Targets": missing}),
-            );
-        } else {
+        let params = || json!({"TargetGroupArn": arn, "Targets": missing});
+        if let Some(aws) = host.unless_planned("RegisterTargets", params).await? {
             let descs = target_descriptions(&missing, port32);
-            host.aws()
-                .await?
-                .elb
+            aws.elb
                 .register_targets()
                 .target_group_arn(&arn)
                 .set_targets(Some(descs))

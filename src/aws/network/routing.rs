@@ -173,16 +173,11 @@ pub async fn ensure_internet_gateway(host: &Host, vpc: &Vpc) -> Result<InternetG
     };
     host.remember("internet_gateway_id", &id)?;
     if !attached {
-        if let Some(plan) = &host.plan {
-            plan.record(
-                "AttachInternetGateway",
-                "",
-                json!({"InternetGatewayId": id, "VpcId": vpc.id}),
-            );
-        } else {
-            let ec2 = &host.aws().await?.ec2;
+        let params = || json!({"InternetGatewayId": id, "VpcId": vpc.id});
+        if let Some(aws) = host.unless_planned("AttachInternetGateway", params).await? {
             crate::aws::apply("AttachInternetGateway", || {
-                ec2.attach_internet_gateway()
+                aws.ec2
+                    .attach_internet_gateway()
                     .internet_gateway_id(&id)
                     .vpc_id(&vpc.id)
                     .send()
@@ -204,6 +199,17 @@ async fn tagged_internet_gateway(
     host: &Host,
     vpc_id: &str,
 ) -> Result<Option<(String, Vec<String>)>> {
+    let candidates: Vec<(String, Vec<String>)> = cluster_internet_gateways(host)
+        .await?
+        .into_iter()
+        .filter(|(_, att)| gateway_fits(att, vpc_id))
+        .collect();
+    one_or_none("internet gateway", &host.cluster, candidates)
+}
+
+/// Every internet gateway tagged for the cluster, each with its
+/// attachments ([`gateway_attachments`]).
+pub async fn cluster_internet_gateways(host: &Host) -> Result<Vec<(String, Vec<String>)>> {
     let ec2 = &host.aws().await?.ec2;
     let out = ec2
         .describe_internet_gateways()
@@ -211,21 +217,22 @@ async fn tagged_internet_gateway(
         .send()
         .await
         .map_err(|e| aws_error("DescribeInternetGateways", e))?;
-    let candidates: Vec<(String, Vec<String>)> = out
+    Ok(out
         .internet_gateways()
         .iter()
-        .map(|g| {
-            (
-                g.internet_gateway_id().unwrap_or_default().to_string(),
-                g.attachments()
-                    .iter()
-                    .filter_map(|a| a.vpc_id().map(str::to_string))
-                    .collect::<Vec<String>>(),
-            )
-        })
-        .filter(|(_, att)| gateway_fits(att, vpc_id))
+        .map(gateway_attachments)
+        .collect())
+}
+
+/// A gateway as `(ID, IDs of the VPCs it is attached to)`.
+pub fn gateway_attachments(g: &aws_sdk_ec2::types::InternetGateway) -> (String, Vec<String>) {
+    let id = g.internet_gateway_id().unwrap_or_default().to_string();
+    let attached = g
+        .attachments()
+        .iter()
+        .filter_map(|a| a.vpc_id().map(str::to_string))
         .collect();
-    one_or_none("internet gateway", &host.cluster, candidates)
+    (id, attached)
 }
 
 /// Whether a cluster gateway attached to `attached` can serve the VPC:
@@ -312,16 +319,11 @@ pub async fn ensure_route_table(
     };
     host.remember("route_table_id", &id)?;
     if !associated {
-        if let Some(plan) = &host.plan {
-            plan.record(
-                "AssociateRouteTable",
-                "",
-                json!({"RouteTableId": id, "SubnetId": subnet.id}),
-            );
-        } else {
-            let ec2 = &host.aws().await?.ec2;
+        let params = || json!({"RouteTableId": id, "SubnetId": subnet.id});
+        if let Some(aws) = host.unless_planned("AssociateRouteTable", params).await? {
             crate::aws::apply("AssociateRouteTable", || {
-                ec2.associate_route_table()
+                aws.ec2
+                    .associate_route_table()
                     .route_table_id(&id)
                     .subnet_id(&subnet.id)
                     .send()
@@ -330,16 +332,11 @@ pub async fn ensure_route_table(
         }
     }
     if !routed {
-        if let Some(plan) = &host.plan {
-            plan.record(
-                "CreateRoute",
-                "",
-                json!({"RouteTableId": id, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw.id}),
-            );
-        } else {
-            let ec2 = &host.aws().await?.ec2;
+        let params = || json!({"RouteTableId": id, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw.id});
+        if let Some(aws) = host.unless_planned("CreateRoute", params).await? {
             crate::aws::apply("CreateRoute", || {
-                ec2.create_route()
+                aws.ec2
+                    .create_route()
                     .route_table_id(&id)
                     .destination_cidr_block("0.0.0.0/0")
                     .gateway_id(&igw.id)

@@ -24,6 +24,11 @@ fn permission(rule: &IngressRule) -> IpPermission {
         .build()
 }
 
+/// Rules as a plan lists them (`tcp 22 from 0.0.0.0/0`, …).
+fn rule_list(rules: &[&IngressRule]) -> Vec<String> {
+    rules.iter().map(|r| r.to_string()).collect()
+}
+
 /// The rules to add (wanted, not there) and to revoke (there, no longer
 /// wanted). A rule is the same whatever its description says.
 pub fn rule_changes<'a>(
@@ -117,17 +122,13 @@ pub async fn ensure_security_group(
     host.remember("security_group_id", &id)?;
     let (missing, extra) = rule_changes(&have, rules);
     if !missing.is_empty() {
-        if let Some(plan) = &host.plan {
-            let list: Vec<String> = missing.iter().map(|r| r.to_string()).collect();
-            plan.record(
-                "AuthorizeSecurityGroupIngress",
-                "",
-                json!({"GroupId": id, "IpPermissions": list}),
-            );
-        } else {
-            let ec2 = &host.aws().await?.ec2;
+        let params = || json!({"GroupId": id, "IpPermissions": rule_list(&missing)});
+        if let Some(aws) = host
+            .unless_planned("AuthorizeSecurityGroupIngress", params)
+            .await?
+        {
             crate::aws::apply("AuthorizeSecurityGroupIngress", || {
-                let mut req = ec2.authorize_security_group_ingress().group_id(&id);
+                let mut req = aws.ec2.authorize_security_group_ingress().group_id(&id);
                 for r in &missing {
                     req = req.ip_permissions(permission(r));
                 }
@@ -137,20 +138,12 @@ pub async fn ensure_security_group(
         }
     }
     if !extra.is_empty() {
-        if let Some(plan) = &host.plan {
-            let list: Vec<String> = extra.iter().map(|r| r.to_string()).collect();
-            plan.record(
-                "RevokeSecurityGroupIngress",
-                "",
-                json!({"GroupId": id, "IpPermissions": list}),
-            );
-        } else {
-            let mut req = host
-                .aws()
-                .await?
-                .ec2
-                .revoke_security_group_ingress()
-                .group_id(&id);
+        let params = || json!({"GroupId": id, "IpPermissions": rule_list(&extra)});
+        if let Some(aws) = host
+            .unless_planned("RevokeSecurityGroupIngress", params)
+            .await?
+        {
+            let mut req = aws.ec2.revoke_security_group_ingress().group_id(&id);
             for r in &extra {
                 req = req.ip_permissions(permission(r));
             }

@@ -173,22 +173,17 @@ async fn reuse_vpc(host: &Host, v: aws_sdk_ec2::types::Vpc, cidr: &str) -> Resul
 
 async fn set_dns(host: &Host, vpc_id: &str, support: bool, hostnames: bool) -> Result<()> {
     let on = AttributeBooleanValue::builder().value(true).build();
-    if let Some(plan) = &host.plan {
-        let attr = if support {
-            "EnableDnsSupport"
-        } else {
-            "EnableDnsHostnames"
-        };
-        plan.record(
-            "ModifyVpcAttribute",
-            "",
-            json!({"VpcId": vpc_id, attr: true}),
-        );
+    let attr = if support {
+        "EnableDnsSupport"
+    } else {
+        "EnableDnsHostnames"
+    };
+    let params = || json!({"VpcId": vpc_id, attr: true});
+    let Some(aws) = host.unless_planned("ModifyVpcAttribute", params).await? else {
         return Ok(());
-    }
-    let ec2 = &host.aws().await?.ec2;
+    };
     crate::aws::eventually("ModifyVpcAttribute", || {
-        let mut req = ec2.modify_vpc_attribute().vpc_id(vpc_id);
+        let mut req = aws.ec2.modify_vpc_attribute().vpc_id(vpc_id);
         if support {
             req = req.enable_dns_support(on.clone());
         }
@@ -289,16 +284,11 @@ pub async fn ensure_dhcp_options(host: &Host, vpc: &Vpc, domain_name: &str) -> R
     };
     host.remember("dhcp_options_id", &id)?;
     if vpc.dhcp_options_id != id {
-        if let Some(plan) = &host.plan {
-            plan.record(
-                "AssociateDhcpOptions",
-                "",
-                json!({"DhcpOptionsId": id, "VpcId": vpc.id}),
-            );
-        } else {
-            let ec2 = &host.aws().await?.ec2;
+        let params = || json!({"DhcpOptionsId": id, "VpcId": vpc.id});
+        if let Some(aws) = host.unless_planned("AssociateDhcpOptions", params).await? {
             crate::aws::eventually("AssociateDhcpOptions", || {
-                ec2.associate_dhcp_options()
+                aws.ec2
+                    .associate_dhcp_options()
                     .dhcp_options_id(&id)
                     .vpc_id(&vpc.id)
                     .send()

@@ -64,12 +64,12 @@ pub async fn delete_listeners(host: &Host, name: &str) -> Result<Vec<String>> {
             }
         }
         for arn in arns {
-            if let Some(plan) = &host.plan {
-                plan.record("DeleteListener", "", json!({"ListenerArn": arn}));
+            let params = || json!({"ListenerArn": arn});
+            let Some(aws) = host.unless_planned("DeleteListener", params).await? else {
                 deleted.push(arn);
                 continue;
-            }
-            let elb = &host.aws().await?.elb;
+            };
+            let elb = &aws.elb;
             match elb.delete_listener().listener_arn(&arn).send().await {
                 Ok(_) => {
                     host.event("listener", &arn, crate::outcome::Outcome::Deleted);
@@ -101,12 +101,12 @@ pub async fn delete_target_group(host: &Host, name: &str) -> Result<Vec<String>>
     }
     let mut deleted = Vec::new();
     for arn in arns {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteTargetGroup", "", json!({"TargetGroupArn": arn}));
+        let params = || json!({"TargetGroupArn": arn});
+        let Some(aws) = host.unless_planned("DeleteTargetGroup", params).await? else {
             deleted.push(arn);
             continue;
-        }
-        let elb = &host.aws().await?.elb;
+        };
+        let elb = &aws.elb;
         if delete_with_retry(host, "DeleteTargetGroup", || async {
             elb.delete_target_group()
                 .target_group_arn(&arn)
@@ -133,12 +133,12 @@ pub async fn delete_load_balancer(
     let arns = load_balancers(host, name).await?;
     let mut deleted = Vec::new();
     for arn in arns {
-        if let Some(plan) = &host.plan {
-            plan.record("DeleteLoadBalancer", "", json!({"LoadBalancerArn": arn}));
+        let params = || json!({"LoadBalancerArn": arn});
+        let Some(aws) = host.unless_planned("DeleteLoadBalancer", params).await? else {
             deleted.push(arn);
             continue;
-        }
-        let elb = &host.aws().await?.elb;
+        };
+        let elb = &aws.elb;
         match elb
             .delete_load_balancer()
             .load_balancer_arn(&arn)

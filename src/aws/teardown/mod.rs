@@ -139,12 +139,11 @@ where
 {
     let mut deleted = Vec::new();
     for id in ids {
-        if let Some(plan) = &host.plan {
-            plan.record(op, "", json!({ param: id }));
+        let Some(aws) = host.unless_planned(op, || json!({ param: id })).await? else {
             deleted.push(id);
             continue;
-        }
-        let ec2 = host.aws().await?.ec2.clone();
+        };
+        let ec2 = aws.ec2.clone();
         if delete_with_retry(host, op, || delete(ec2.clone(), id.clone())).await? {
             host.event(kind, &id, crate::outcome::Outcome::Deleted);
             deleted.push(id);

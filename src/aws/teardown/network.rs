@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::{delete_each, delete_with_retry, is_gone, state_ids};
+use crate::aws::network::routing::{cluster_internet_gateways, gateway_attachments};
 use crate::aws::tags::{Tagged, cluster_filter, filter, tagged_ids};
 use crate::aws::{aws_error, code_of};
 use crate::error::Result;
@@ -162,22 +163,8 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
     let mut gws: Vec<(String, Vec<String>)> = Vec::new();
     let state_id = state_ids(host, "internet_gateway_id");
     if host.can_read() {
+        gws = cluster_internet_gateways(host).await?;
         let ec2 = &host.aws().await?.ec2;
-        let out = ec2
-            .describe_internet_gateways()
-            .filters(cluster_filter(host))
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeInternetGateways", e))?;
-        for g in out.internet_gateways() {
-            let id = g.internet_gateway_id().unwrap_or_default().to_string();
-            let att = g
-                .attachments()
-                .iter()
-                .filter_map(|a| a.vpc_id().map(str::to_string))
-                .collect();
-            gws.push((id, att));
-        }
         for id in state_id {
             if !gws.iter().any(|(g, _)| *g == id) {
                 match ec2
@@ -188,12 +175,7 @@ pub async fn delete_internet_gateways(host: &Host) -> Result<Vec<String>> {
                 {
                     Ok(o) => {
                         for g in o.internet_gateways() {
-                            let att = g
-                                .attachments()
-                                .iter()
-                                .filter_map(|a| a.vpc_id().map(str::to_string))
-                                .collect();
-                            gws.push((id.clone(), att));
+                            gws.push((id.clone(), gateway_attachments(g).1));
                         }
                     }
                     Err(e) if is_gone(code_of(&e).as_deref()) => {}

@@ -36,11 +36,11 @@ pub async fn terminate_nodes(host: &Host, timeout: Duration) -> Result<Vec<Strin
         host.state().remove("nodes")?;
         return Ok(ids);
     }
-    if let Some(plan) = &host.plan {
-        plan.record("TerminateInstances", "", json!({"InstanceIds": ids}));
+    let params = || json!({"InstanceIds": ids});
+    let Some(aws) = host.unless_planned("TerminateInstances", params).await? else {
         return Ok(ids);
-    }
-    let ec2 = &host.aws().await?.ec2;
+    };
+    let ec2 = &aws.ec2;
     // Terminate the ones that still exist (an ID only in state may be gone).
     let mut live = Vec::new();
     for chunk in ids.chunks(500) {
@@ -125,8 +125,12 @@ pub async fn delete_key_pair(host: &Host, name: &str) -> Result<bool> {
         Err(e) if is_gone(code_of(&e).as_deref()) => return Ok(false),
         Err(e) => return Err(aws_error("DescribeKeyPairs", e)),
     }
-    if let Some(plan) = &host.plan {
-        plan.record("DeleteKeyPair", "", json!({"KeyName": name}));
+    let params = || json!({"KeyName": name});
+    if host
+        .unless_planned("DeleteKeyPair", params)
+        .await?
+        .is_none()
+    {
         return Ok(true);
     }
     let done = delete_with_retry(host, "DeleteKeyPair", || async {
